@@ -1,0 +1,174 @@
+"""The engine: a SimPy clock of months driving the mechanisms over a chunk of replications.
+
+SimPy schedules the calendar. Each month the calendar process runs the phases
+of :data:`finsim.mechanisms.base.PHASES` in order; inside a phase, mechanisms
+run in registration order (built-ins first, in the order of
+``finsim.mechanisms``). A mechanism's SimPy processes wait on
+``ctx.at(tick, phase)`` and act inside that phase, after the phase's handlers.
+Every array has a leading replication axis R; nothing here loops over
+replications or organisations.
+
+At every year end the ledger checks that money balances
+(:meth:`finsim.ledger.Ledger.check_conservation`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+from finsim.economy import Economy
+from finsim.events import EventLog
+from finsim.ledger import Ledger
+from finsim.mechanisms.base import PHASES, Context, Mechanism
+from finsim.random import Streams
+from finsim.registry import mechanisms
+from finsim.scenario.loader import Scenario
+
+
+@dataclass
+class ChunkOutput:
+    """Everything a chunk of replications produced, as arrays (see ``finsim.results``)."""
+
+    replications: np.ndarray  # (R,) global replication numbers
+    flow_keys: Any  # DataFrame of integer key columns, one row per flow column
+    flow_amounts: np.ndarray  # (R, K)
+    events: Any  # DataFrame
+    journal: Any  # DataFrame or None
+    extras: dict[str, np.ndarray]  # per-mechanism outputs shaped (R, F, A): control totals etc.
+
+
+class Engine:
+    """Runs one scenario (one variant) for one chunk of replications."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        replications: np.ndarray,
+        seed: int,
+        keep_journal: bool = False,
+        antithetic: bool = False,
+    ) -> None:
+        self.scenario = scenario
+        self.economy = Economy.from_scenario(scenario)
+        self.replications = np.asarray(replications, dtype=np.int64)
+        R = self.replications.size
+        self.env = simpy.Environment()
+        self.ledger = Ledger(self.economy.calendar, self.economy.n_accounts, R, keep_journal)
+        self.events = EventLog(R)
+        self.ctx = Context(
+            scenario,
+            self.economy,
+            self.ledger,
+            Streams(seed, self.replications, antithetic),
+            self.events,
+            self.env,
+        )
+        self.mechanisms: list[Mechanism] = []
+        for section, cls in mechanisms().items():
+            config = getattr(scenario.model, section, None)
+            if config is not None:
+                self.mechanisms.append(cls(config, self.ctx))
+        self.handlers: dict[str, list[Callable[[Context], None]]] = {p: [] for p in PHASES}
+        for mechanism in self.mechanisms:
+            for phase, handler in mechanism.phases().items():
+                if phase not in self.handlers:
+                    raise ValueError(
+                        f"{type(mechanism).__name__} asks for unknown phase {phase!r}; "
+                        f"phases are {PHASES}"
+                    )
+                self.handlers[phase].append(handler)
+
+    def run(self) -> ChunkOutput:
+        """Run every month of every year; return the chunk's output."""
+        self.env.process(self._calendar())
+        for mechanism in self.mechanisms:
+            for process in mechanism.processes(self.ctx):
+                self.env.process(process)
+        self.env.run()
+        return self._output()
+
+    def _calendar(self) -> Generator[simpy.Event, Any, None]:
+        calendar = self.economy.calendar
+        for tick in range(calendar.n_months):
+            self.ledger.now = self.events.now = tick
+            month = tick % 12 + 1
+            for phase in PHASES:
+                if (phase == "year_start" and month != 1) or (phase == "year_end" and month != 12):
+                    continue
+                for handler in self.handlers[phase]:
+                    handler(self.ctx)
+                waiting = self.ctx._phase_events.pop((tick, phase), None)
+                if waiting is not None:
+                    waiting.succeed()
+                    yield waiting  # processes waiting on this phase run first
+                if phase == "close" and (month == 12 or tick == calendar.n_months - 1):
+                    label = f"{calendar.labels[tick // 12]} year end"
+                    self.ledger.check_conservation(label)
+            yield self.env.timeout(1)
+
+    def _output(self) -> ChunkOutput:
+        import pandas as pd
+
+        keys, amounts = self.ledger.flow_table()
+        calendar = self.economy.calendar
+        journal = None
+        if self.ledger.keep_journal:
+            journal = journal_frame(self.ledger, self.economy, self.replications)
+        extras: dict[str, np.ndarray] = {}
+        for name, value in self.ctx.state.items():
+            if name.startswith("output."):
+                extras[name.removeprefix("output.")] = value
+        return ChunkOutput(
+            replications=self.replications,
+            flow_keys=keys,
+            flow_amounts=np.array(amounts),
+            events=self.events.to_frame(self.replications, self.economy.ids, calendar.start_year)
+            if self.events.batches
+            else pd.DataFrame(),
+            journal=journal,
+            extras=extras,
+        )
+
+
+def journal_frame(ledger: Ledger, economy: Economy, replications: np.ndarray) -> Any:
+    """Every posting as a row per replication (only kept when the journal is on)."""
+    import pandas as pd
+
+    from finsim.calendar import fy_label
+    from finsim.ledger import CATEGORIES, KINDS, RECURRENCE
+
+    ids = np.array(economy.ids, dtype=object)
+    start = economy.calendar.start_year
+    parts = []
+    for seq, e in enumerate(ledger.journal):
+        R, n = e.amount.shape
+        r = np.repeat(np.arange(R), n)
+        j = np.tile(np.arange(n), R)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "replication": replications[r],
+                    "fy": fy_label(start + e.booked_fy),
+                    "posted_fy": fy_label(start + e.tick // 12),
+                    "posted_month": e.tick % 12 + 1,
+                    "source": ids[e.source[j]],
+                    "target": ids[e.target[j]],
+                    "category": CATEGORIES[e.category],
+                    "recurrence": RECURRENCE[e.recurrence],
+                    "kind": KINDS[e.kind],
+                    "prior_year": e.prior_year,
+                    "amount": e.amount.reshape(-1),
+                    "_seq": seq,
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame()
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame.sort_values(["replication", "_seq"], kind="stable").drop(columns="_seq")
+    return frame.reset_index(drop=True)

@@ -1,0 +1,89 @@
+"""What happened and when: decisions, disputes, interventions.
+
+Events are recorded vectorised, like money: one call records an event for an
+organisation (or several) in the replications where a mask holds, with an
+optional amount per replication. They become ``Results.events``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class EventBatch:
+    tick: int
+    org: np.ndarray  # (n,)
+    event: str
+    detail: str
+    mask: np.ndarray  # (R, n) bool
+    amount: np.ndarray  # (R, n) float, NaN where not given
+
+
+class EventLog:
+    """Events of a chunk of replications."""
+
+    def __init__(self, replications: int) -> None:
+        self.R = replications
+        self.batches: list[EventBatch] = []
+        self.now = 0
+
+    def record(
+        self,
+        org: int | np.ndarray,
+        event: str,
+        detail: str = "",
+        mask: np.ndarray | bool = True,
+        amount: np.ndarray | float | None = None,
+    ) -> None:
+        """Record ``event`` for account(s) ``org`` in the replications where ``mask`` holds.
+
+        ``mask`` and ``amount`` broadcast to ``(R, n)``; pass ``(R, 1)`` for one org.
+        """
+        orgs = np.atleast_1d(np.asarray(org, dtype=np.int64))
+        shape = (self.R, orgs.size)
+        m = np.asarray(mask, dtype=bool)
+        if m.ndim == 1 and orgs.size == 1:
+            m = m[:, None]
+        m = np.broadcast_to(m, shape)
+        if not m.any():
+            return
+        a = np.full(shape, np.nan) if amount is None else np.asarray(amount, dtype=np.float64)
+        if a.ndim == 1 and orgs.size == 1 and a.shape[0] == self.R:
+            a = a[:, None]
+        self.batches.append(
+            EventBatch(self.now, orgs, event, detail, m.copy(), np.broadcast_to(a, shape).copy())
+        )
+
+    def to_frame(self, replications: np.ndarray, ids: tuple[str, ...], start_year: int) -> pd.DataFrame:
+        """Rows (replication, fy, month, org, event, detail, amount) ordered by time."""
+        from finsim.calendar import fy_label
+
+        columns = ["replication", "fy", "month", "org", "event", "detail", "amount"]
+        if not self.batches:
+            return pd.DataFrame({c: [] for c in columns})
+        parts = []
+        id_array = np.array(ids, dtype=object)
+        for seq, b in enumerate(self.batches):
+            r, j = np.nonzero(b.mask)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "replication": replications[r],
+                        "fy": fy_label(start_year + b.tick // 12),
+                        "month": b.tick % 12 + 1,
+                        "org": id_array[b.org[j]],
+                        "event": b.event,
+                        "detail": b.detail,
+                        "amount": b.amount[r, j],
+                        "_tick": b.tick,
+                        "_seq": seq,
+                    }
+                )
+            )
+        frame = pd.concat(parts, ignore_index=True)
+        frame = frame.sort_values(["replication", "_tick", "_seq"], kind="stable")
+        return frame[columns].reset_index(drop=True)

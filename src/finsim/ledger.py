@@ -1,0 +1,256 @@
+"""The double-entry ledger every money movement goes through.
+
+A *posting* moves an amount per replication from a source account to a target
+account. It carries the financial year whose accounts it belongs to, the month
+it happened, a ``category`` from one fixed vocabulary, a ``recurrence``
+(recurrent money changes the recipient's baseline and carries into next year;
+non-recurrent money is one-off) and a ``kind`` (revenue or capital, which are
+separate limits).
+
+Money is conserved by construction: each posting adds to one account exactly
+what it takes from another, and the only doors in and out of the modelled NHS
+are the external accounts ``treasury`` and ``external``. The ledger still
+checks this at every year end, against two independent accumulators (running
+balances and aggregated flows), and raises :class:`ConservationError` if they
+disagree: a scatter-add that drops a duplicate index is exactly the kind of bug
+this catches.
+
+Postings are aggregated as they arrive into one column per
+(booked year, source, target, category, recurrence, kind), an ``(R, K)`` array,
+so memory does not grow with the number of months or contracts posted. A full
+journal of every posting is kept as well when asked (small R, readable traces).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from finsim.calendar import Calendar
+
+#: The category vocabulary of ``flows.category``.
+CATEGORIES = (
+    "funding",  # treasury -> centre
+    "allocation",  # centre (or region) -> commissioner
+    "top_slice",  # commissioner -> region / centre
+    "reallocation",  # year-end re-allocation between bodies
+    "capital_to_revenue",
+    "teaching_uplift",
+    "contract_payment",  # commissioner -> provider
+    "cquin",
+    "dispute_settlement",
+    "dispute_costs",  # -> external
+    "incentive_payment",
+    "incentive_bonus",
+    "general_distribution",
+    "risk_share",
+    "loan",
+    "loan_repayment",
+    "capital_allocation",
+    "operating_cost",  # -> external: staff, suppliers
+    "other_income",  # external -> provider / commissioner
+    "savings",  # extra surplus asked of a body, moved to where it is needed
+)
+RECURRENCE = ("recurrent", "non_recurrent")
+KINDS = ("revenue", "capital")
+
+_C, _N_REC, _N_KIND = len(CATEGORIES), len(RECURRENCE), len(KINDS)
+
+
+class ConservationError(RuntimeError):
+    """Money was created or destroyed inside the modelled NHS: a bug, never a user error."""
+
+
+@dataclass
+class JournalEntry:
+    """One posting call, kept whole when the journal is on."""
+
+    tick: int
+    booked_fy: int
+    prior_year: bool
+    source: np.ndarray  # (n,)
+    target: np.ndarray  # (n,)
+    amount: np.ndarray  # (R, n)
+    category: int
+    recurrence: int
+    kind: int
+
+
+def sum_by_index(idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the columns of ``values`` (R, n) that share an index; return (unique idx, (R, m))."""
+    if idx.size <= 1:
+        return idx, values
+    order = np.argsort(idx, kind="stable")
+    sorted_idx = idx[order]
+    unique, starts = np.unique(sorted_idx, return_index=True)
+    if unique.size == idx.size:
+        return sorted_idx, values[:, order]
+    return unique, np.add.reduceat(values[:, order], starts, axis=1)
+
+
+def scatter_add(dest: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
+    """``dest[:, idx] += values`` that is correct when ``idx`` repeats."""
+    unique, sums = sum_by_index(idx, values)
+    dest[:, unique] += sums
+
+
+class Ledger:
+    """Double-entry postings between accounts, vectorised over R replications."""
+
+    def __init__(
+        self, calendar: Calendar, n_accounts: int, replications: int, keep_journal: bool = False
+    ) -> None:
+        self.calendar = calendar
+        self.A = n_accounts
+        self.R = replications
+        self.now = 0  # clock tick, set by the engine
+        self.balance = np.zeros((replications, n_accounts))
+        self._keys = np.empty(0, dtype=np.int64)  # sorted keys
+        self._cols = np.empty(0, dtype=np.int64)  # column of each sorted key
+        self._amounts = np.zeros((replications, 64))
+        self._n_cols = 0
+        self.keep_journal = keep_journal
+        self.journal: list[JournalEntry] = []
+
+    # -- posting ---------------------------------------------------------------------------
+    def post(
+        self,
+        source: int | np.ndarray,
+        target: int | np.ndarray,
+        amount: float | np.ndarray,
+        category: str,
+        recurrence: str = "recurrent",
+        kind: str = "revenue",
+        fy: int | None = None,
+    ) -> None:
+        """Move ``amount`` (GBP m) from ``source`` to ``target`` account(s).
+
+        ``source`` and ``target`` are account indices (scalars or arrays of n);
+        ``amount`` broadcasts to ``(R, n)``: pass ``(R, 1)`` or ``(R,)`` for one
+        pair, ``(R, n)`` or ``(n,)`` for n pairs. ``fy`` is the year whose
+        accounts the posting belongs to (default: the current year). If that
+        year's accounts have closed, the posting is a prior-year item booked in
+        the current year.
+        """
+        src = np.atleast_1d(np.asarray(source, dtype=np.int64))
+        tgt = np.atleast_1d(np.asarray(target, dtype=np.int64))
+        src, tgt = np.broadcast_arrays(src, tgt)
+        n = src.size
+        amt = np.asarray(amount, dtype=np.float64)
+        if amt.ndim == 1 and amt.shape[0] == self.R and n == 1:
+            amt = amt[:, None]
+        amt = np.broadcast_to(amt, (self.R, n))
+        if not np.isfinite(amt).all():
+            raise ConservationError(f"a non-finite amount was posted as '{category}'")
+        try:
+            cat = CATEGORIES.index(category)
+            rec = RECURRENCE.index(recurrence)
+            knd = KINDS.index(kind)
+        except ValueError:
+            raise ValueError(
+                f"unknown posting label ({category!r}, {recurrence!r}, {kind!r}); categories are "
+                f"{CATEGORIES}, recurrence {RECURRENCE}, kind {KINDS}"
+            ) from None
+        now_fy, _ = self.calendar.split(self.now)
+        booked = now_fy if fy is None else fy
+        if booked > now_fy:
+            raise ValueError(f"cannot book to a future year (year index {booked} at tick {self.now})")
+        prior_year = booked < now_fy and not self.calendar.is_open(booked, self.now)
+        if prior_year:
+            booked = now_fy
+        keep = (src != tgt) & np.any(amt != 0.0, axis=0)
+        if not keep.all():
+            src, tgt, amt = src[keep], tgt[keep], amt[:, keep]
+        if src.size == 0:
+            return
+        scatter_add(self.balance, tgt, amt)
+        scatter_add(self.balance, src, -amt)
+        key = (((((booked * self.A + src) * self.A + tgt) * _C + cat) * _N_REC + rec) * _N_KIND) + knd
+        ukeys, sums = sum_by_index(key, amt)
+        cols = self._columns(ukeys)
+        self._amounts[:, cols] += sums
+        if self.keep_journal:
+            self.journal.append(
+                JournalEntry(self.now, booked, prior_year, src.copy(), tgt.copy(), amt.copy(), cat, rec, knd)
+            )
+
+    def _columns(self, ukeys: np.ndarray) -> np.ndarray:
+        """Columns of the flow array for sorted unique keys, adding columns for new keys."""
+        pos = np.searchsorted(self._keys, ukeys)
+        known = pos < self._keys.size
+        known[known] = self._keys[pos[known]] == ukeys[known]
+        if not known.all():
+            new = ukeys[~known]
+            new_cols = np.arange(self._n_cols, self._n_cols + new.size)
+            self._n_cols += new.size
+            if self._n_cols > self._amounts.shape[1]:
+                grown = np.zeros((self.R, max(2 * self._amounts.shape[1], self._n_cols)))
+                grown[:, : self._amounts.shape[1]] = self._amounts
+                self._amounts = grown
+            keys = np.concatenate([self._keys, new])
+            cols = np.concatenate([self._cols, new_cols])
+            order = np.argsort(keys, kind="stable")
+            self._keys, self._cols = keys[order], cols[order]
+            pos = np.searchsorted(self._keys, ukeys)
+        return self._cols[pos]
+
+    # -- reading ---------------------------------------------------------------------------
+    def flow_table(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """(keys, amounts): one key row per column (fy, source, target, category, recurrence,
+        kind as integer codes), and the ``(R, K)`` amounts, ordered by key."""
+        keys = self._keys
+        rest, kind = np.divmod(keys, _N_KIND)
+        rest, rec = np.divmod(rest, _N_REC)
+        rest, cat = np.divmod(rest, _C)
+        rest, tgt = np.divmod(rest, self.A)
+        fy, src = np.divmod(rest, self.A)
+        table = pd.DataFrame(
+            {"fy": fy, "source": src, "target": tgt, "category": cat, "recurrence": rec, "kind": kind}
+        )
+        return table, self._amounts[:, self._cols]
+
+    def account_totals(self, column_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(inflow, outflow) per replication, booked year and account: two ``(R, F, A)`` arrays.
+
+        ``column_mask`` (over the key-ordered columns of :meth:`flow_table`) selects flows.
+        """
+        table, amounts = self.flow_table()
+        F = self.calendar.n_years
+        inflow = np.zeros((self.R, F * self.A))
+        outflow = np.zeros((self.R, F * self.A))
+        mask = np.ones(len(table), bool) if column_mask is None else column_mask
+        fy = table["fy"].to_numpy()[mask]
+        scatter_add(inflow, fy * self.A + table["target"].to_numpy()[mask], amounts[:, mask])
+        scatter_add(outflow, fy * self.A + table["source"].to_numpy()[mask], amounts[:, mask])
+        return inflow.reshape(self.R, F, self.A), outflow.reshape(self.R, F, self.A)
+
+    # -- checks ----------------------------------------------------------------------------
+    def check_conservation(self, label: str, rtol: float = 1e-9) -> None:
+        """Raise ConservationError unless money balances in every replication.
+
+        Two checks: the running balances sum to zero across all accounts (nothing
+        created or destroyed), and each account's running balance equals its net
+        flow recomputed from the aggregated flow table (the two accumulators agree).
+        """
+        table, amounts = self.flow_table()
+        scale = np.abs(amounts).sum(axis=1) + 1.0
+        total = self.balance.sum(axis=1)
+        bad = np.abs(total) > rtol * scale
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise ConservationError(
+                f"{label}: money does not balance in replication {r}: accounts sum to {total[r]:.6g}"
+            )
+        net = np.zeros_like(self.balance)
+        scatter_add(net, table["target"].to_numpy(), amounts)
+        scatter_add(net, table["source"].to_numpy(), -amounts)
+        diff = np.abs(net - self.balance)
+        bad = diff > rtol * scale[:, None]
+        if bad.any():
+            r, a = (int(x[0]) for x in np.nonzero(bad))
+            raise ConservationError(
+                f"{label}: account {a} in replication {r} holds {self.balance[r, a]:.6g} but its "
+                f"flows net to {net[r, a]:.6g}"
+            )

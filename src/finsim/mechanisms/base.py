@@ -1,0 +1,162 @@
+"""The plug-in interface every mechanism implements, and the context it acts through.
+
+A mechanism models one real-world process (allocations, contracts, disputes...).
+It is one module holding its config model, its docstring (what it models and
+the source), its phases and its postings. To add one:
+
+.. code-block:: python
+
+    import finsim
+    from finsim.mechanisms.base import Mechanism, Context
+    from finsim.scenario.models import StrictModel
+
+    class LevyConfig(StrictModel):
+        rate: float
+
+    @finsim.register_mechanism
+    class Levy(Mechanism):
+        '''A levy on every provider's income, paid to the centre each month.'''
+        section = "levy"          # the key of the scenario file this mechanism owns
+        Config = LevyConfig
+
+        def phases(self):
+            return {"costs": self.charge}
+
+        def charge(self, ctx: Context) -> None:
+            ...                   # compute (R, n) amounts and ctx.ledger.post(...)
+
+The engine creates one instance per chunk of replications, after validating
+the file: ``__init__`` receives the validated section and the context, and
+builds whatever static arrays it needs and its ``(R, ...)`` state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import simpy
+
+    from finsim.economy import Economy
+    from finsim.events import EventLog
+    from finsim.ledger import Ledger
+    from finsim.random import MechanismStreams, Streams
+    from finsim.scenario.loader import Scenario
+    from finsim.scenario.validate import References
+
+#: Phases inside every month, in the order they run. ``year_start`` runs only in
+#: M1 and ``year_end`` only in M12; the others run every month.
+PHASES = (
+    "year_start",  # budgets for the year: allocations set, prices moved, plans agreed
+    "allocation",  # monthly allocation drawdown
+    "activity",  # patients treated: activity realised
+    "billing",  # providers invoice commissioners for the month's activity
+    "payment",  # commissioners pay providers
+    "costs",  # providers and commissioners pay their own costs and receive other income
+    "settlement",  # challenges, disputes, settlements
+    "monitoring",  # forecasts of the year's outturn
+    "intervention",  # top slices, extra savings, loans
+    "year_end",  # reconciliations, incentive funds, re-allocations
+    "close",  # month closes: checks
+)
+
+
+class Context:
+    """What a mechanism sees while the engine runs: the clock, state, ledger and streams."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        economy: Economy,
+        ledger: Ledger,
+        streams: Streams,
+        events: EventLog,
+        env: simpy.Environment,
+    ) -> None:
+        self.scenario = scenario
+        self.economy = economy
+        self.calendar = economy.calendar
+        self.ledger = ledger
+        self.streams = streams
+        self.events = events
+        self.env = env
+        self.R = streams.R
+        #: Arrays mechanisms share, by name ("tariff.price", "activity.realised", ...).
+        self.state: dict[str, Any] = {}
+        self._phase_events: dict[tuple[int, str], simpy.Event] = {}
+
+    # -- the clock -------------------------------------------------------------------------
+    @property
+    def t(self) -> int:
+        """Months since the start of the first simulated year (0 = April of year 0)."""
+        return int(self.env.now)
+
+    @property
+    def fy(self) -> int:
+        """Index of the current financial year (0 = the first simulated year)."""
+        return self.t // 12
+
+    @property
+    def month(self) -> int:
+        """Month of the financial year, 1 (April) to 12 (March)."""
+        return self.t % 12 + 1
+
+    @property
+    def quarter(self) -> int:
+        return (self.month - 1) // 3 + 1
+
+    @property
+    def fy_start_year(self) -> int:
+        """Calendar year in which the current financial year starts (for per-year parameters)."""
+        return self.calendar.start_year + self.fy
+
+    def at(self, tick: int, phase: str) -> simpy.Event:
+        """An event that fires in ``phase`` of month ``tick``, for mechanism processes to wait on.
+
+        A SimPy process (see :meth:`Mechanism.processes`) ``yield``\\ s it and acts when
+        the calendar reaches that phase, before the phase's next step.
+        """
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}; phases are {PHASES}")
+        if tick < self.t:
+            raise ValueError(f"month {tick} has passed (now {self.t})")
+        key = (int(tick), phase)
+        if key not in self._phase_events:
+            self._phase_events[key] = self.env.event()
+        return self._phase_events[key]
+
+
+class Mechanism:
+    """Base class of all mechanisms; see the module docstring."""
+
+    #: The scenario-file section this mechanism owns.
+    section: ClassVar[str]
+    #: The pydantic model (or type) of that section.
+    Config: ClassVar[Any]
+
+    def __init__(self, config: Any, ctx: Context) -> None:
+        self.config = config
+        self.rng: MechanismStreams = ctx.streams.for_mechanism(self.section)
+
+    @classmethod
+    def check(cls, config: Any, refs: References) -> None:
+        """Cross-check the section against the rest of the scenario (ids, years...).
+
+        Record problems with ``refs.add(path, message)`` or ``refs.org(path, id, kinds)``.
+        """
+
+    def phases(self) -> Mapping[str, Callable[[Context], None]]:
+        """The functions to run in each phase, by phase name (see :data:`PHASES`)."""
+        return {}
+
+    def processes(self, ctx: Context) -> Iterable[Generator[Any, Any, Any]]:
+        """SimPy processes to start at month 0 (e.g. a dispute's escalation)."""
+        return ()
+
+
+def per_replication(value: np.ndarray | float, R: int) -> np.ndarray:
+    """Broadcast a value to shape ``(R,)``."""
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), (R,))

@@ -1,0 +1,368 @@
+"""Results: tidy pandas tables built from the ledger's aggregated flows.
+
+* ``positions``: one row per (variant, replication, fy, org) with income,
+  expenditure, surplus and underlying surplus (revenue only), control total and
+  incentive columns;
+* ``flows``: money moved, one row per (variant, replication, fy, source,
+  target, category, recurrence, kind);
+* ``events``: what happened and when;
+* ``journal``: every posting, when kept (small runs);
+* ``summary()``: quantiles and probabilities per organisation, system, region
+  and for England.
+
+An organisation's ``surplus`` for a year is exactly its revenue inflows minus
+outflows booked to that year; ``underlying_surplus`` removes non-recurrent
+income and adds back non-recurrent costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from finsim.calendar import fy_label
+from finsim.economy import ORG_TYPES, Economy
+from finsim.engine import ChunkOutput
+from finsim.ledger import CATEGORIES, KINDS, RECURRENCE, scatter_add
+
+_INCENTIVE = [CATEGORIES.index(c) for c in ("incentive_payment", "incentive_bonus", "general_distribution")]
+_KEY_COLUMNS = ("fy", "source", "target", "category", "recurrence", "kind")
+
+
+def _encode(keys: pd.DataFrame, n_accounts: int) -> np.ndarray:
+    code = keys["fy"].to_numpy(np.int64)
+    for column, size in (
+        ("source", n_accounts),
+        ("target", n_accounts),
+        ("category", len(CATEGORIES)),
+        ("recurrence", len(RECURRENCE)),
+        ("kind", len(KINDS)),
+    ):
+        code = code * size + keys[column].to_numpy(np.int64)
+    return code
+
+
+def merge_chunks(chunks: Sequence[ChunkOutput], n_accounts: int) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """Stack chunks into (replications, flow keys, (R, K) amounts), ordered by replication.
+
+    Chunks may have seen different flows (a dispute only in some replications):
+    keys are united and missing flows are zero.
+    """
+    codes = [_encode(c.flow_keys, n_accounts) for c in chunks]
+    all_codes = np.unique(np.concatenate(codes)) if codes else np.empty(0, np.int64)
+    reps = np.concatenate([c.replications for c in chunks])
+    amounts = np.zeros((reps.size, all_codes.size))
+    row = 0
+    for chunk, code in zip(chunks, codes, strict=True):
+        n = chunk.replications.size
+        amounts[row : row + n, np.searchsorted(all_codes, code)] = chunk.flow_amounts
+        row += n
+    order = np.argsort(reps, kind="stable")
+    rows = chunks[0].flow_keys.iloc[0:0] if chunks else pd.DataFrame()
+    keys = pd.concat([c.flow_keys for c in chunks], ignore_index=True) if chunks else rows
+    if len(keys):
+        keys = keys.assign(_code=np.concatenate(codes)).drop_duplicates("_code").set_index("_code")
+        keys = keys.loc[all_codes].reset_index(drop=True)
+    return reps[order], keys, amounts[order]
+
+
+class Results:
+    """The outcome of :func:`finsim.run`: tables as pandas DataFrames."""
+
+    def __init__(
+        self,
+        economy: Economy,
+        chunks: Sequence[ChunkOutput],
+        *,
+        scenario_name: str,
+        variant: str,
+        seed: int,
+        source: str = "",
+    ) -> None:
+        self.economy = economy
+        self.scenario_name = scenario_name
+        self.variant = variant
+        self.seed = seed
+        self.source = source
+        self.replication_ids, self._keys, self._amounts = merge_chunks(chunks, economy.n_accounts)
+        order = np.argsort(np.concatenate([c.replications for c in chunks]), kind="stable")
+        self._events = [c.events for c in chunks]
+        self._journals = [c.journal for c in chunks if c.journal is not None]
+        self._extras: dict[str, np.ndarray] = {}
+        for name in chunks[0].extras if chunks else ():
+            self._extras[name] = np.concatenate([c.extras[name] for c in chunks])[order]
+
+    @property
+    def replications(self) -> int:
+        return int(self.replication_ids.size)
+
+    @property
+    def years(self) -> list[str]:
+        return self.economy.calendar.labels
+
+    # -- arrays ------------------------------------------------------------------------------
+    def _totals(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(inflow, outflow) shaped (R, F, A) over the flows selected by ``mask``."""
+        R, F, A = self.replications, self.economy.calendar.n_years, self.economy.n_accounts
+        inflow = np.zeros((R, F * A))
+        outflow = np.zeros((R, F * A))
+        fy = self._keys["fy"].to_numpy()[mask] if len(self._keys) else np.empty(0, np.int64)
+        if fy.size:
+            amounts = self._amounts[:, mask]
+            scatter_add(inflow, fy * A + self._keys["target"].to_numpy()[mask], amounts)
+            scatter_add(outflow, fy * A + self._keys["source"].to_numpy()[mask], amounts)
+        return inflow.reshape(R, F, A), outflow.reshape(R, F, A)
+
+    def _key(self, column: str) -> np.ndarray:
+        return self._keys[column].to_numpy() if len(self._keys) else np.empty(0, np.int64)
+
+    @cached_property
+    def _position_arrays(self) -> dict[str, np.ndarray]:
+        revenue = self._key("kind") == KINDS.index("revenue")
+        non_recurrent = self._key("recurrence") == RECURRENCE.index("non_recurrent")
+        income, expenditure = self._totals(revenue)
+        nr_income, nr_expenditure = self._totals(revenue & non_recurrent)
+        incentive, _ = self._totals(revenue & np.isin(self._key("category"), _INCENTIVE))
+        surplus = income - expenditure
+        arrays = {
+            "income": income,
+            "expenditure": expenditure,
+            "surplus": surplus,
+            "underlying_surplus": surplus - nr_income + nr_expenditure,
+            "nonrecurrent_income": nr_income,
+            "nonrecurrent_expenditure": nr_expenditure,
+            "incentive_earned": incentive,
+        }
+        shape = surplus.shape
+        arrays["control_total"] = self._extras.get("control_total", np.full(shape, np.nan))
+        return arrays
+
+    # -- tables ------------------------------------------------------------------------------
+    @cached_property
+    def positions(self) -> pd.DataFrame:
+        """One row per (variant, replication, fy, org); money in GBP m."""
+        arrays = self._position_arrays
+        R, F, A = arrays["surplus"].shape
+        orgs = np.flatnonzero(self.economy.org_type != ORG_TYPES.index("external"))
+        table = self.economy.org_table().iloc[orgs]
+        n = orgs.size
+        frame = pd.DataFrame(
+            {
+                "variant": self.variant,
+                "replication": np.repeat(self.replication_ids, F * n),
+                "fy": np.tile(np.repeat(np.array(self.years, dtype=object), n), R),
+                "org": np.tile(table["org"].to_numpy(), R * F),
+                "org_type": np.tile(table["org_type"].to_numpy(), R * F),
+                "system": np.tile(table["system"].to_numpy(), R * F),
+                "region": np.tile(table["region"].to_numpy(), R * F),
+            }
+        )
+        for name in (
+            "income",
+            "expenditure",
+            "surplus",
+            "underlying_surplus",
+            "control_total",
+        ):
+            frame[name] = arrays[name][:, :, orgs].reshape(-1)
+        ct = frame["control_total"].to_numpy()
+        met = pd.array(np.where(np.isnan(ct), None, frame["surplus"].to_numpy() >= ct - 1e-9), dtype="boolean")
+        frame["met_control_total"] = met
+        frame["incentive_earned"] = arrays["incentive_earned"][:, :, orgs].reshape(-1)
+        frame["nonrecurrent_income"] = arrays["nonrecurrent_income"][:, :, orgs].reshape(-1)
+        frame["nonrecurrent_expenditure"] = arrays["nonrecurrent_expenditure"][:, :, orgs].reshape(-1)
+        return frame
+
+    @cached_property
+    def flows(self) -> pd.DataFrame:
+        """Money moved, per replication and year; amounts in GBP m (zero flows omitted)."""
+        K = len(self._keys)
+        ids = np.array(self.economy.ids, dtype=object)
+        r, k = np.nonzero(self._amounts) if K else (np.empty(0, int), np.empty(0, int))
+        start = self.economy.calendar.start_year
+        fy_labels = np.array([fy_label(start + i) for i in range(self.economy.calendar.n_years)], dtype=object)
+        return pd.DataFrame(
+            {
+                "variant": self.variant,
+                "replication": self.replication_ids[r],
+                "fy": fy_labels[self._key("fy")[k]],
+                "source": ids[self._key("source")[k]],
+                "target": ids[self._key("target")[k]],
+                "category": np.array(CATEGORIES, dtype=object)[self._key("category")[k]],
+                "recurrence": np.array(RECURRENCE, dtype=object)[self._key("recurrence")[k]],
+                "kind": np.array(KINDS, dtype=object)[self._key("kind")[k]],
+                "amount": self._amounts[r, k],
+            }
+        )
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """What happened and when: decisions, disputes, interventions."""
+        columns = ["variant", "replication", "fy", "month", "org", "event", "detail", "amount"]
+        frames = [e for e in self._events if len(e)]
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        frame = pd.concat(frames, ignore_index=True)
+        frame.insert(0, "variant", self.variant)
+        return frame.sort_values("replication", kind="stable").reset_index(drop=True)[columns]
+
+    @cached_property
+    def journal(self) -> pd.DataFrame | None:
+        """Every posting, one row per replication (None unless the journal was kept)."""
+        if not self._journals:
+            return None
+        frame = pd.concat(self._journals, ignore_index=True)
+        frame.insert(0, "variant", self.variant)
+        return frame.sort_values("replication", kind="stable").reset_index(drop=True)
+
+    def summary(self, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> pd.DataFrame:
+        """Per organisation, system, region and England, and year: surplus statistics.
+
+        Columns: ``level``, ``name``, ``fy``, ``surplus_mean``, a ``surplus_pNN`` per quantile,
+        ``underlying_mean``, ``income_mean``, ``expenditure_mean``, ``p_deficit``
+        (probability of a deficit) and ``p_met_control_total`` (NaN where none is set).
+        A system's or region's figures are the sums over its members and its own account.
+        """
+        arrays = self._position_arrays
+        economy = self.economy
+        not_external = economy.org_type != ORG_TYPES.index("external")
+        types = np.array(ORG_TYPES, dtype=object)[economy.org_type]
+        frames = []
+        levels: list[tuple[str, np.ndarray, Any]] = [("org", np.flatnonzero(not_external), None)]
+        for level in ("system", "region"):
+            members = economy.membership(level)
+            groups = np.flatnonzero(economy.org_type == ORG_TYPES.index(level))
+            levels.append((level, groups, members))
+        for level, columns, matrix in levels:
+            agg = {}
+            for name, values in arrays.items():
+                if matrix is None:
+                    agg[name] = values[:, :, columns]
+                else:
+                    flat = values.reshape(-1, values.shape[2])
+                    if name == "control_total" and np.isnan(flat).all():
+                        agg[name] = np.full((*values.shape[:2], columns.size), np.nan)
+                        continue
+                    summed = np.asarray(np.nan_to_num(flat) @ matrix)
+                    agg[name] = summed.reshape(*values.shape[:2], -1)[:, :, columns]
+            frames.append(self._stats(level, economy.ids, columns, types, agg, quantiles))
+        england = {name: values[:, :, not_external].sum(axis=2, keepdims=True) for name, values in arrays.items()}
+        england["control_total"] = np.full(england["surplus"].shape, np.nan)
+        frames.append(self._stats("england", ("England",), np.array([0]), np.array(["england"], dtype=object), england, quantiles))
+        return pd.concat(frames, ignore_index=True)
+
+    def _stats(
+        self,
+        level: str,
+        ids: Sequence[str],
+        columns: np.ndarray,
+        types: np.ndarray,
+        agg: dict[str, np.ndarray],
+        quantiles: Sequence[float],
+    ) -> pd.DataFrame:
+        surplus = agg["surplus"]  # (R, F, n)
+        F, n = surplus.shape[1], surplus.shape[2]
+        out = pd.DataFrame(
+            {
+                "level": level,
+                "name": np.tile(np.array(ids, dtype=object)[columns], F),
+                "org_type": np.tile(types[columns], F),
+                "fy": np.repeat(np.array(self.years, dtype=object), n),
+                "surplus_mean": surplus.mean(axis=0).reshape(-1),
+            }
+        )
+        for q in quantiles:
+            out[f"surplus_p{round(q * 100):02d}"] = np.quantile(surplus, q, axis=0).reshape(-1)
+        out["underlying_mean"] = agg["underlying_surplus"].mean(axis=0).reshape(-1)
+        out["income_mean"] = agg["income"].mean(axis=0).reshape(-1)
+        out["expenditure_mean"] = agg["expenditure"].mean(axis=0).reshape(-1)
+        out["p_deficit"] = (surplus < -1e-9).mean(axis=0).reshape(-1)
+        ct = agg["control_total"]
+        with np.errstate(invalid="ignore"):
+            met = np.where(np.isnan(ct), np.nan, (surplus >= ct - 1e-9).astype(float))
+        out["p_met_control_total"] = np.nan if np.isnan(ct).all() else np.nanmean(met, axis=0).reshape(-1)
+        return out
+
+    # -- export ------------------------------------------------------------------------------
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table by name (journal only when kept)."""
+        out = {
+            "positions": self.positions,
+            "flows": self.flows,
+            "events": self.events,
+            "summary": self.summary(),
+        }
+        if self.journal is not None:
+            out["journal"] = self.journal
+        return out
+
+    def metadata(self) -> dict[str, Any]:
+        from finsim import __version__
+
+        return {
+            "scenario": self.scenario_name,
+            "source": self.source,
+            "variant": self.variant,
+            "seed": self.seed,
+            "replications": self.replications,
+            "years": self.years,
+            "units": "GBP million",
+            "finsim_version": __version__,
+        }
+
+    def to_csv(self, directory: str | Path) -> list[Path]:
+        """Write each table as ``<name>.csv`` (and ``metadata.json``), atomically."""
+        return self._write(Path(directory), "csv")
+
+    def to_parquet(self, directory: str | Path) -> list[Path]:
+        """Write each table as ``<name>.parquet`` (and ``metadata.json``), atomically."""
+        return self._write(Path(directory), "parquet")
+
+    def _write(self, directory: Path, fmt: str) -> list[Path]:
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, frame in self.tables().items():
+            path = directory / f"{name}.{fmt}"
+            atomic_write(path, lambda tmp, f=frame: _write_frame(f, tmp, fmt))
+            written.append(path)
+        meta = directory / "metadata.json"
+        atomic_write(meta, lambda tmp: tmp.write_text(json.dumps(self.metadata(), indent=2)))
+        written.append(meta)
+        return written
+
+    def __repr__(self) -> str:
+        return (
+            f"<finsim.Results {self.scenario_name!r} variant={self.variant!r} "
+            f"replications={self.replications} years={self.years[0]}..{self.years[-1]}>"
+        )
+
+
+def _write_frame(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Write ``path`` by writing a temporary file beside it, then renaming it into place.
+
+    A reader never sees a half-written file; an interrupted write leaves none behind.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,117 @@
+"""Running a scenario: replications in chunks, on one core or several.
+
+Chunks of replications are independent tasks. Because every random number is
+drawn by replication (see :mod:`finsim.random`), replication r gives the same
+result whatever the chunk size, the number of workers or the backend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from finsim.economy import Economy
+from finsim.engine import ChunkOutput, Engine
+from finsim.errors import ScenarioError
+from finsim.results import Results
+from finsim.scenario.loader import Scenario
+
+BACKENDS = ("serial", "processes")
+#: Runs with at most this many replications keep the full journal by default.
+JOURNAL_MAX_REPLICATIONS = 10
+DEFAULT_CHUNK = 256
+
+
+class UsageError(ScenarioError):
+    """A bad option (replications, seed, backend...) rather than a bad file."""
+
+
+def _option(name: str, message: str) -> UsageError:
+    return UsageError.single(name, message, "(options)")  # type: ignore[return-value]
+
+
+def run_chunk(
+    scenario: Scenario,
+    replications: np.ndarray,
+    seed: int,
+    keep_journal: bool = False,
+    antithetic: bool = False,
+) -> ChunkOutput:
+    """Run one chunk of replications (a task for any backend)."""
+    return Engine(scenario, replications, seed, keep_journal, antithetic).run()
+
+
+def chunks_of(replications: int, chunk_size: int) -> list[np.ndarray]:
+    """Replication numbers 0..replications-1 cut into consecutive chunks."""
+    return [
+        np.arange(start, min(start + chunk_size, replications))
+        for start in range(0, replications, chunk_size)
+    ]
+
+
+def run(
+    scenario: Scenario,
+    replications: int = 1,
+    seed: int = 0,
+    chunk_size: int | None = None,
+    backend: str = "serial",
+    *,
+    workers: int | None = None,
+    client: Any = None,
+    keep_journal: bool | None = None,
+    antithetic: bool = False,
+    variant: str | None = None,
+) -> Results:
+    """Run ``scenario`` for ``replications`` replications from ``seed``.
+
+    ``chunk_size`` replications run together as arrays (default 256);
+    ``backend`` is "serial" or "processes" (``workers`` processes, default all
+    cores). ``keep_journal`` keeps every posting (default: when there are at most
+    10 replications). ``antithetic`` pairs replications with mirrored shocks.
+    ``variant`` applies a named variant first.
+    """
+    if not isinstance(scenario, Scenario):
+        raise TypeError(f"expected a finsim.Scenario (from finsim.load_scenario), got {type(scenario).__name__}")
+    if variant is not None:
+        scenario = scenario.with_variant(variant)
+    if isinstance(replications, bool) or not isinstance(replications, int | np.integer) or replications < 1:
+        raise _option("replications", f"expected a whole number >= 1, got {replications!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise _option("seed", f"expected a whole number >= 0, got {seed!r}")
+    chunk = DEFAULT_CHUNK if chunk_size is None else chunk_size
+    if isinstance(chunk, bool) or not isinstance(chunk, int | np.integer) or chunk < 1:
+        raise _option("chunk_size", f"expected a whole number >= 1, got {chunk_size!r}")
+    if backend not in BACKENDS:
+        raise _option("backend", f"expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    journal = replications <= JOURNAL_MAX_REPLICATIONS if keep_journal is None else keep_journal
+    tasks = chunks_of(int(replications), int(chunk))
+    outputs = _execute(scenario, tasks, int(seed), journal, antithetic, backend, workers)
+    return Results(
+        Economy.from_scenario(scenario),
+        outputs,
+        scenario_name=scenario.name,
+        variant=scenario.variant,
+        seed=int(seed),
+        source=scenario.source,
+    )
+
+
+def _execute(
+    scenario: Scenario,
+    tasks: Sequence[np.ndarray],
+    seed: int,
+    journal: bool,
+    antithetic: bool,
+    backend: str,
+    workers: int | None,
+) -> list[ChunkOutput]:
+    if backend == "serial" or len(tasks) == 1:
+        return [run_chunk(scenario, reps, seed, journal, antithetic) for reps in tasks]
+    n_workers = workers or os.cpu_count() or 1
+    with ProcessPoolExecutor(max_workers=min(n_workers, len(tasks))) as pool:
+        futures = [pool.submit(run_chunk, scenario, reps, seed, journal, antithetic) for reps in tasks]
+        return [f.result() for f in futures]

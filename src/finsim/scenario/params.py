@@ -1,0 +1,163 @@
+"""Parameters that change by financial year.
+
+A parameter may be written as one number, which holds in every year, or as a
+mapping from financial year to number::
+
+    uplift: {2017/18: 0.021, 2019/20: 0.034}
+
+**The rule for years not listed**: a value applies from the start of its year
+until the next listed year, like OpenFisca's dated parameters with the
+financial year as the unit. Above, 2018/19 takes 0.021 and every year from
+2019/20 on takes 0.034. A simulated year *before* the first listed year is an
+error, reported when the scenario is validated, because guessing backwards
+would silently invent a policy.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+from finsim.calendar import fy_label, parse_fy
+
+FY_PATTERN = r"^\d{4}/\d{2}$"
+
+
+class ByYear:
+    """A number per financial year, with the step rule described in the module docstring."""
+
+    minimum: ClassVar[float | None] = None
+    __slots__ = ("_starts", "_values")
+
+    def __init__(self, values: Mapping[int, float]) -> None:
+        items = sorted(values.items())
+        self._starts = [y for y, _ in items]
+        self._values = [float(v) for _, v in items]
+
+    @classmethod
+    def constant(cls, value: float) -> ByYear:
+        """A value that holds in every year."""
+        return cls({-1: value})
+
+    @property
+    def first_year(self) -> int | None:
+        """The first year given, or None for a constant."""
+        return None if self._starts[0] == -1 else self._starts[0]
+
+    def at(self, start_year: int) -> float:
+        """The value in force in the financial year starting in April of ``start_year``."""
+        i = bisect.bisect_right(self._starts, start_year) - 1
+        if i < 0:
+            raise KeyError(
+                f"no value for {fy_label(start_year)}: the first year given is "
+                f"{fy_label(self._starts[0])}"
+            )
+        return self._values[i]
+
+    def series(self, start_year: int, n_years: int) -> list[float]:
+        """The values for ``n_years`` consecutive years from ``start_year``."""
+        return [self.at(start_year + i) for i in range(n_years)]
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ByYear)
+            and self._starts == other._starts
+            and self._values == other._values
+        )
+
+    def __hash__(self) -> int:
+        return hash((tuple(self._starts), tuple(self._values)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.to_data()!r})"
+
+    def to_data(self) -> float | dict[str, float]:
+        """The value as it would be written in a scenario file."""
+        if self.first_year is None:
+            return self._values[0]
+        return {fy_label(y): v for y, v in zip(self._starts, self._values, strict=True)}
+
+    # -- pydantic integration -------------------------------------------------------------
+    @classmethod
+    def _check_number(cls, value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise PydanticCustomError(
+                "by_year",
+                "expected a number{where}, got {got!r}",
+                {"where": where, "got": value},
+            )
+        if not math.isfinite(value):
+            raise PydanticCustomError(
+                "by_year", "expected a finite number{where}, got {got}", {"where": where, "got": value}
+            )
+        if cls.minimum is not None and value < cls.minimum:
+            raise PydanticCustomError(
+                "by_year",
+                "expected a number >= {minimum}{where}, got {got}",
+                {"minimum": cls.minimum, "where": where, "got": value},
+            )
+        return float(value)
+
+    @classmethod
+    def _validate(cls, value: Any) -> ByYear:
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            if not value:
+                raise PydanticCustomError(
+                    "by_year", "expected at least one year, e.g. {{2018/19: 0.02}}"
+                )
+            out: dict[int, float] = {}
+            for key, item in value.items():
+                try:
+                    year = parse_fy(key)
+                except ValueError as exc:
+                    raise PydanticCustomError("by_year", "{msg}", {"msg": str(exc)}) from None
+                out[year] = cls._check_number(item, f" for {key}")
+            return cls(out)
+        number = cls._check_number(
+            value, " or a mapping of financial year to number, e.g. {2018/19: 0.02}"
+        )
+        return cls.constant(number)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls._validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda v: v.to_data()),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        number: dict[str, Any] = {"type": "number"}
+        if cls.minimum is not None:
+            number["minimum"] = cls.minimum
+        return {
+            "anyOf": [
+                number,
+                {
+                    "type": "object",
+                    "patternProperties": {FY_PATTERN: number},
+                    "additionalProperties": False,
+                    "minProperties": 1,
+                },
+            ],
+            "description": "A number, or a mapping of financial year ('2018/19') to number; "
+            "a value applies from its year until the next year listed.",
+        }
+
+
+class NonNegativeByYear(ByYear):
+    """A per-year number that cannot be negative (money, activity, populations)."""
+
+    minimum = 0.0

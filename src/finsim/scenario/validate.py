@@ -1,0 +1,245 @@
+"""Checking a merged scenario document: types first, then references between its parts.
+
+Every problem is collected, then raised together as one ScenarioError. Type
+errors come from the pydantic models; reference errors (an unknown organisation
+id, a duplicate id, a system in another region, a per-year parameter that does
+not reach back to the first simulated year) from :class:`References` and each
+mechanism's ``check``.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, ValidationError, create_model
+
+from finsim.calendar import fy_label, parse_fy
+from finsim.errors import Problem, did_you_mean, format_path
+from finsim.registry import mechanisms
+from finsim.scenario.models import EXTERNAL_ACCOUNTS, BaseScenarioModel
+from finsim.scenario.params import ByYear
+
+PathKey = tuple[str | int, ...]
+
+_model_cache: dict[tuple[tuple[str, type], ...], type[BaseModel]] = {}
+
+
+def scenario_model() -> type[BaseModel]:
+    """The pydantic model of a whole scenario file, with a section per registered mechanism."""
+    registered = mechanisms()
+    key = tuple((section, cls) for section, cls in registered.items())
+    if key not in _model_cache:
+        fields: dict[str, Any] = {
+            section: (cls.Config | None, None) for section, cls in registered.items()
+        }
+        _model_cache[key] = create_model(  # type: ignore[call-overload]
+            "Scenario", __base__=BaseScenarioModel, **fields
+        )
+    return _model_cache[key]
+
+
+# -- pydantic errors into Problems ------------------------------------------------------------
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types a field annotation may hold (unions and Annotated unwrapped)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    return [annotation]
+
+
+def _keys_at(model: type[BaseModel], loc: PathKey) -> list[str]:
+    """The field names allowed at ``loc`` (a path whose last part is a key) in ``model``."""
+    candidates: list[Any] = [model]
+    for part in loc[:-1]:
+        following: list[Any] = []
+        for cand in candidates:
+            for t in _unwrap(cand):
+                origin = typing.get_origin(t)
+                if isinstance(part, str) and isinstance(t, type) and issubclass(t, BaseModel):
+                    if part in t.model_fields:
+                        following.append(t.model_fields[part].annotation)
+                elif origin in (list, tuple) and isinstance(part, int):
+                    following.extend(typing.get_args(t)[:1])
+                elif origin is dict:
+                    following.append(typing.get_args(t)[1])
+        candidates = following
+    keys: list[str] = []
+    for cand in candidates:
+        for t in _unwrap(cand):
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                keys.extend(t.model_fields)
+    return keys
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def problems_from_validation(
+    exc: ValidationError, model: type[BaseModel]
+) -> Iterator[tuple[PathKey, str, str | None]]:
+    """Turn pydantic's errors into (path, message, suggestion), in the domain's words."""
+    for err in exc.errors(include_url=False):
+        loc: PathKey = tuple(p for p in err["loc"] if not _is_union_tag(p))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            allowed = _keys_at(model, loc)
+            key = str(loc[-1])
+            message = f"unknown key '{key}'"
+            if allowed:
+                message += f"; expected one of: {', '.join(allowed)}"
+            yield loc, message, did_you_mean(key, allowed)
+        elif kind == "missing":
+            yield loc, "required field is missing", None
+        else:
+            msg = err["msg"]
+            msg = msg.replace("Input should be", "expected").replace("Value error, ", "")
+            if kind not in {"by_year"} and "input" in err and not isinstance(err["input"], dict):
+                msg += f", got {_describe(err['input'])}"
+            yield loc, msg, None
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic inserts the union member's name (e.g. 'function-plain[...]') into loc
+    return isinstance(part, str) and ("[" in part or part in {"str", "float", "int", "bool"})
+
+
+# -- references --------------------------------------------------------------------------------
+
+
+class References:
+    """Cross-checks between the parts of a validated scenario, collecting problems.
+
+    Mechanisms receive one of these in their ``check`` classmethod.
+    """
+
+    def __init__(self, model: BaseModel) -> None:
+        self.model = model
+        self.found: list[tuple[PathKey, str, str | None]] = []
+        settings = model.scenario  # type: ignore[attr-defined]
+        self.start_year = parse_fy(settings.start)
+        self.n_years = settings.years
+        self.org_type: dict[str, str] = {name: "external" for name in EXTERNAL_ACCOUNTS}
+        self.org_path: dict[str, PathKey] = {}
+        orgs = model.organisations  # type: ignore[attr-defined]
+        entries: list[tuple[PathKey, str, Any]] = [(("organisations", "centre"), "centre", orgs.centre)]
+        for group, kind in (
+            ("regions", "region"),
+            ("systems", "system"),
+            ("commissioners", "commissioner"),
+            ("providers", "provider"),
+        ):
+            for i, org in enumerate(getattr(orgs, group)):
+                entries.append((("organisations", group, i, "id"), kind, org))
+        for path, kind, org in entries:
+            if org.id in EXTERNAL_ACCOUNTS:
+                self.add(path, f"'{org.id}' is reserved for the external account of that name")
+            elif org.id in self.org_path:
+                self.add(path, f"duplicate id '{org.id}' (also {format_path(self.org_path[org.id])})")
+            else:
+                self.org_type[org.id] = kind
+                self.org_path[org.id] = path
+        self.region_of_system = {s.id: s.region for s in orgs.systems}
+        for i, system in enumerate(orgs.systems):
+            self.org(("organisations", "systems", i, "region"), system.region, ("region",))
+        for group in ("commissioners", "providers"):
+            for i, member in enumerate(getattr(orgs, group)):
+                path = ("organisations", group, i)
+                if self.org(path + ("system",), member.system, ("system",)) and member.region:
+                    if self.org(path + ("region",), member.region, ("region",)):
+                        actual = self.region_of_system[member.system]
+                        if actual != member.region:
+                            self.add(
+                                path + ("region",),
+                                f"'{member.id}' is said to be in region '{member.region}' but its "
+                                f"system '{member.system}' is in region '{actual}'",
+                            )
+
+    def add(self, path: PathKey, message: str, suggestion: str | None = None) -> None:
+        """Record a problem at ``path``."""
+        self.found.append((path, message, suggestion))
+
+    def ids(self, *kinds: str) -> list[str]:
+        """The ids of organisations of the given kinds (all kinds if none given)."""
+        return [i for i, k in self.org_type.items() if not kinds or k in kinds]
+
+    def org(self, path: PathKey, org_id: str, kinds: tuple[str, ...]) -> bool:
+        """Check that ``org_id`` names an organisation of one of ``kinds``; record a problem if not."""
+        kind = self.org_type.get(org_id)
+        if kind is None:
+            expected = " or ".join(kinds)
+            self.add(path, f"unknown {expected} '{org_id}'", did_you_mean(org_id, self.ids(*kinds)))
+            return False
+        if kind not in kinds:
+            self.add(path, f"'{org_id}' is a {kind}; expected a {' or '.join(kinds)}")
+            return False
+        return True
+
+    def check_years(self) -> None:
+        """Every per-year parameter must give a value for the first simulated year."""
+        for path, param in _by_year_fields(self.model, ()):
+            first = param.first_year
+            if first is not None and first > self.start_year:
+                self.add(
+                    path,
+                    f"no value for {fy_label(self.start_year)}, the first simulated year: the "
+                    f"first year given is {fy_label(first)} (a value applies from its year on)",
+                )
+
+
+def _by_year_fields(value: Any, path: PathKey) -> Iterator[tuple[PathKey, ByYear]]:
+    if isinstance(value, ByYear):
+        yield path, value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _by_year_fields(getattr(value, name), path + (name,))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _by_year_fields(item, path + (i,))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _by_year_fields(item, path + (key,))
+
+
+def validate_document(
+    data: Any, lines: dict[PathKey, tuple[str, int]], default_file: str
+) -> tuple[BaseModel | None, list[Problem]]:
+    """Validate a merged document; return (model or None, problems)."""
+
+    def problem(path: PathKey, message: str, suggestion: str | None) -> Problem:
+        file, line = _locate(path, lines, default_file)
+        return Problem(format_path(path), message, file, line, suggestion)
+
+    if not isinstance(data, dict):
+        return None, [
+            problem((), f"expected a mapping with 'scenario' and 'organisations', got {_describe(data)}", None)
+        ]
+    model_cls = scenario_model()
+    try:
+        model = model_cls.model_validate(data)
+    except ValidationError as exc:
+        return None, [problem(*p) for p in problems_from_validation(exc, model_cls)]
+    refs = References(model)
+    refs.check_years()
+    for section, cls in mechanisms().items():
+        config = getattr(model, section)
+        if config is not None:
+            cls.check(config, refs)
+    return (model if not refs.found else None), [problem(*p) for p in refs.found]
+
+
+def _locate(
+    path: PathKey, lines: dict[PathKey, tuple[str, int]], default_file: str
+) -> tuple[str, int | None]:
+    for n in range(len(path), -1, -1):
+        if path[:n] in lines:
+            return lines[path[:n]]
+    return default_file, None
