@@ -8,9 +8,9 @@
 
 from finsim.errors import Problem, ScenarioError
 from finsim.registry import register_mechanism
-from finsim.scenario import Scenario, load_scenario, loads_scenario
 from finsim.results import Results
 from finsim.runner import UsageError, run
+from finsim.scenario import Scenario, load_scenario, loads_scenario
 
 __version__ = "0.1.0"
 

@@ -58,10 +58,7 @@ class Economy:
         system = np.array([index[r[3]] if r[3] else -1 for r in rows], dtype=np.int64)
         region_of = {s.id: s.region for s in orgs.systems}
         region = np.array(
-            [
-                index[r[4]] if r[4] else (index[region_of[r[3]]] if r[3] else -1)
-                for r in rows
-            ],
+            [index[r[4]] if r[4] else (index[region_of[r[3]]] if r[3] else -1) for r in rows],
             dtype=np.int64,
         )
         return cls(
@@ -103,9 +100,7 @@ class Economy:
         target = np.where(own, np.arange(self.n_accounts), parent)
         rows = np.flatnonzero(target >= 0)
         data = np.ones(len(rows))
-        return sp.csr_matrix(
-            (data, (rows, target[rows])), shape=(self.n_accounts, self.n_accounts)
-        )
+        return sp.csr_matrix((data, (rows, target[rows])), shape=(self.n_accounts, self.n_accounts))
 
     def org_table(self) -> pd.DataFrame:
         """One row per account: id, name, type, system, region, deprivation quintile, teaching."""

@@ -58,7 +58,9 @@ class EventLog:
             EventBatch(self.now, orgs, event, detail, m.copy(), np.broadcast_to(a, shape).copy())
         )
 
-    def to_frame(self, replications: np.ndarray, ids: tuple[str, ...], start_year: int) -> pd.DataFrame:
+    def to_frame(
+        self, replications: np.ndarray, ids: tuple[str, ...], start_year: int
+    ) -> pd.DataFrame:
         """Rows (replication, fy, month, org, event, detail, amount) ordered by time."""
         from finsim.calendar import fy_label
 

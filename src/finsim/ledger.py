@@ -156,7 +156,9 @@ class Ledger:
         now_fy, _ = self.calendar.split(self.now)
         booked = now_fy if fy is None else fy
         if booked > now_fy:
-            raise ValueError(f"cannot book to a future year (year index {booked} at tick {self.now})")
+            raise ValueError(
+                f"cannot book to a future year (year index {booked} at tick {self.now})"
+            )
         prior_year = booked < now_fy and not self.calendar.is_open(booked, self.now)
         if prior_year:
             booked = now_fy
@@ -167,13 +169,17 @@ class Ledger:
             return
         scatter_add(self.balance, tgt, amt)
         scatter_add(self.balance, src, -amt)
-        key = (((((booked * self.A + src) * self.A + tgt) * _C + cat) * _N_REC + rec) * _N_KIND) + knd
+        key = (
+            ((((booked * self.A + src) * self.A + tgt) * _C + cat) * _N_REC + rec) * _N_KIND
+        ) + knd
         ukeys, sums = sum_by_index(key, amt)
         cols = self._columns(ukeys)
         self._amounts[:, cols] += sums
         if self.keep_journal:
             self.journal.append(
-                JournalEntry(self.now, booked, prior_year, src.copy(), tgt.copy(), amt.copy(), cat, rec, knd)
+                JournalEntry(
+                    self.now, booked, prior_year, src.copy(), tgt.copy(), amt.copy(), cat, rec, knd
+                )
             )
 
     def _columns(self, ukeys: np.ndarray) -> np.ndarray:
@@ -207,11 +213,20 @@ class Ledger:
         rest, tgt = np.divmod(rest, self.A)
         fy, src = np.divmod(rest, self.A)
         table = pd.DataFrame(
-            {"fy": fy, "source": src, "target": tgt, "category": cat, "recurrence": rec, "kind": kind}
+            {
+                "fy": fy,
+                "source": src,
+                "target": tgt,
+                "category": cat,
+                "recurrence": rec,
+                "kind": kind,
+            }
         )
         return table, self._amounts[:, self._cols]
 
-    def account_totals(self, column_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def account_totals(
+        self, column_mask: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(inflow, outflow) per replication, booked year and account: two ``(R, F, A)`` arrays.
 
         ``column_mask`` (over the key-ordered columns of :meth:`flow_table`) selects flows.

@@ -46,7 +46,9 @@ class Streams:
     def R(self) -> int:
         return int(self.replications.size)
 
-    def uniform(self, mechanism: str, site: str, *index: int, shape: tuple[int, ...] = ()) -> np.ndarray:
+    def uniform(
+        self, mechanism: str, site: str, *index: int, shape: tuple[int, ...] = ()
+    ) -> np.ndarray:
         """Uniforms on (0, 1), shaped ``(R, *shape)``; row i belongs to ``replications[i]``."""
         n = int(np.prod(shape, dtype=np.int64)) if shape else 1
         key = (stable_hash(mechanism), stable_hash(site), *(int(i) for i in index))
@@ -69,7 +71,9 @@ class Streams:
             out[odd] = 1.0 - out[odd]
         return out.reshape((self.R, *shape))
 
-    def normal(self, mechanism: str, site: str, *index: int, shape: tuple[int, ...] = ()) -> np.ndarray:
+    def normal(
+        self, mechanism: str, site: str, *index: int, shape: tuple[int, ...] = ()
+    ) -> np.ndarray:
         """Standard normals shaped ``(R, *shape)``, by the inverse CDF of :meth:`uniform`."""
         return special.ndtri(self.uniform(mechanism, site, *index, shape=shape))
 

@@ -33,7 +33,9 @@ from finsim.economy import ORG_TYPES, Economy
 from finsim.engine import ChunkOutput
 from finsim.ledger import CATEGORIES, KINDS, RECURRENCE, scatter_add
 
-_INCENTIVE = [CATEGORIES.index(c) for c in ("incentive_payment", "incentive_bonus", "general_distribution")]
+_INCENTIVE = [
+    CATEGORIES.index(c) for c in ("incentive_payment", "incentive_bonus", "general_distribution")
+]
 _KEY_COLUMNS = ("fy", "source", "target", "category", "recurrence", "kind")
 
 
@@ -50,7 +52,9 @@ def _encode(keys: pd.DataFrame, n_accounts: int) -> np.ndarray:
     return code
 
 
-def merge_chunks(chunks: Sequence[ChunkOutput], n_accounts: int) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+def merge_chunks(
+    chunks: Sequence[ChunkOutput], n_accounts: int
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
     """Stack chunks into (replications, flow keys, (R, K) amounts), ordered by replication.
 
     Chunks may have seen different flows (a dispute only in some replications):
@@ -174,11 +178,15 @@ class Results:
         ):
             frame[name] = arrays[name][:, :, orgs].reshape(-1)
         ct = frame["control_total"].to_numpy()
-        met = pd.array(np.where(np.isnan(ct), None, frame["surplus"].to_numpy() >= ct - 1e-9), dtype="boolean")
+        met = pd.array(
+            np.where(np.isnan(ct), None, frame["surplus"].to_numpy() >= ct - 1e-9), dtype="boolean"
+        )
         frame["met_control_total"] = met
         frame["incentive_earned"] = arrays["incentive_earned"][:, :, orgs].reshape(-1)
         frame["nonrecurrent_income"] = arrays["nonrecurrent_income"][:, :, orgs].reshape(-1)
-        frame["nonrecurrent_expenditure"] = arrays["nonrecurrent_expenditure"][:, :, orgs].reshape(-1)
+        frame["nonrecurrent_expenditure"] = arrays["nonrecurrent_expenditure"][:, :, orgs].reshape(
+            -1
+        )
         return frame
 
     @cached_property
@@ -188,7 +196,9 @@ class Results:
         ids = np.array(self.economy.ids, dtype=object)
         r, k = np.nonzero(self._amounts) if K else (np.empty(0, int), np.empty(0, int))
         start = self.economy.calendar.start_year
-        fy_labels = np.array([fy_label(start + i) for i in range(self.economy.calendar.n_years)], dtype=object)
+        fy_labels = np.array(
+            [fy_label(start + i) for i in range(self.economy.calendar.n_years)], dtype=object
+        )
         return pd.DataFrame(
             {
                 "variant": self.variant,
@@ -254,9 +264,21 @@ class Results:
                     summed = np.asarray(np.nan_to_num(flat) @ matrix)
                     agg[name] = summed.reshape(*values.shape[:2], -1)[:, :, columns]
             frames.append(self._stats(level, economy.ids, columns, types, agg, quantiles))
-        england = {name: values[:, :, not_external].sum(axis=2, keepdims=True) for name, values in arrays.items()}
+        england = {
+            name: values[:, :, not_external].sum(axis=2, keepdims=True)
+            for name, values in arrays.items()
+        }
         england["control_total"] = np.full(england["surplus"].shape, np.nan)
-        frames.append(self._stats("england", ("England",), np.array([0]), np.array(["england"], dtype=object), england, quantiles))
+        frames.append(
+            self._stats(
+                "england",
+                ("England",),
+                np.array([0]),
+                np.array(["england"], dtype=object),
+                england,
+                quantiles,
+            )
+        )
         return pd.concat(frames, ignore_index=True)
 
     def _stats(
@@ -288,7 +310,9 @@ class Results:
         ct = agg["control_total"]
         with np.errstate(invalid="ignore"):
             met = np.where(np.isnan(ct), np.nan, (surplus >= ct - 1e-9).astype(float))
-        out["p_met_control_total"] = np.nan if np.isnan(ct).all() else np.nanmean(met, axis=0).reshape(-1)
+        out["p_met_control_total"] = (
+            np.nan if np.isnan(ct).all() else np.nanmean(met, axis=0).reshape(-1)
+        )
         return out
 
     # -- export ------------------------------------------------------------------------------

@@ -75,10 +75,16 @@ def run(
     ``variant`` applies a named variant first.
     """
     if not isinstance(scenario, Scenario):
-        raise TypeError(f"expected a finsim.Scenario (from finsim.load_scenario), got {type(scenario).__name__}")
+        raise TypeError(
+            f"expected a finsim.Scenario (from finsim.load_scenario), got {type(scenario).__name__}"
+        )
     if variant is not None:
         scenario = scenario.with_variant(variant)
-    if isinstance(replications, bool) or not isinstance(replications, int | np.integer) or replications < 1:
+    if (
+        isinstance(replications, bool)
+        or not isinstance(replications, int | np.integer)
+        or replications < 1
+    ):
         raise _option("replications", f"expected a whole number >= 1, got {replications!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise _option("seed", f"expected a whole number >= 0, got {seed!r}")
@@ -113,5 +119,7 @@ def _execute(
         return [run_chunk(scenario, reps, seed, journal, antithetic) for reps in tasks]
     n_workers = workers or os.cpu_count() or 1
     with ProcessPoolExecutor(max_workers=min(n_workers, len(tasks))) as pool:
-        futures = [pool.submit(run_chunk, scenario, reps, seed, journal, antithetic) for reps in tasks]
+        futures = [
+            pool.submit(run_chunk, scenario, reps, seed, journal, antithetic) for reps in tasks
+        ]
         return [f.result() for f in futures]

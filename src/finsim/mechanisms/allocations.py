@@ -85,7 +85,9 @@ class Allocations(Mechanism):
         total = self.allocation.sum(axis=1, keepdims=True)
         ctx.ledger.post(TREASURY, self.centre, total, "funding", "recurrent")
         reserve = self.config.central_reserve.at(ctx.fy_start_year)
-        ctx.ledger.post(TREASURY, self.centre, np.full((ctx.R, 1), reserve), "funding", "non_recurrent")
+        ctx.ledger.post(
+            TREASURY, self.centre, np.full((ctx.R, 1), reserve), "funding", "non_recurrent"
+        )
 
     def draw_down(self, ctx: Context) -> None:
         """Pay one twelfth of the year's allocation."""
@@ -100,7 +102,10 @@ def recurrent_baseline(ctx: Context, fy: int, accounts: np.ndarray) -> np.ndarra
     table, amounts = ctx.ledger.flow_table()
     mask = (
         (table["fy"].to_numpy() == fy)
-        & np.isin(table["category"].to_numpy(), [CATEGORIES.index("allocation"), CATEGORIES.index("reallocation")])
+        & np.isin(
+            table["category"].to_numpy(),
+            [CATEGORIES.index("allocation"), CATEGORIES.index("reallocation")],
+        )
         & (table["recurrence"].to_numpy() == RECURRENCE.index("recurrent"))
     )
     position = np.full(ctx.economy.n_accounts, -1)

@@ -96,7 +96,10 @@ class Contracts(Mechanism):
         for i, contract in enumerate(config):
             path = ("contracts", i)
             if contract.id in seen:
-                refs.add(path + ("id",), f"duplicate contract id '{contract.id}' (also contracts[{seen[contract.id]}])")
+                refs.add(
+                    path + ("id",),
+                    f"duplicate contract id '{contract.id}' (also contracts[{seen[contract.id]}])",
+                )
             seen.setdefault(contract.id, i)
             refs.org(path + ("commissioner",), contract.commissioner, ("commissioner",))
             refs.org(path + ("provider",), contract.provider, ("provider",))
@@ -113,7 +116,10 @@ class Contracts(Mechanism):
             if contract.type == "block" and contract.value is None:
                 refs.add(path + ("value",), "a block contract needs its annual value, GBP m")
             if contract.type == "activity" and not contract.plan:
-                refs.add(path + ("plan",), "an activity contract needs a plan of activity per point of delivery")
+                refs.add(
+                    path + ("plan",),
+                    "an activity contract needs a plan of activity per point of delivery",
+                )
 
     def phases(self) -> Mapping[str, Callable[[Context], None]]:
         return {"year_start": self.new_year, "billing": self.bill, "payment": self.pay}
@@ -145,4 +151,3 @@ class Contracts(Mechanism):
         """Pay activity contracts for activity, block contracts a twelfth of their value."""
         amount = np.where(self.is_block, self.block_value / 12.0, self.activity_value)
         ctx.ledger.post(self.commissioner, self.provider, amount, "contract_payment")
-

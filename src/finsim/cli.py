@@ -1,0 +1,218 @@
+"""The ``finsim`` command line.
+
+    finsim validate FILE
+    finsim run FILE [--variant V] [--replications N] [--seed S] [--out DIR]
+    finsim schema
+    finsim examples
+
+A user's mistake (a bad file, a bad option) prints one clear message and exits
+with status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from finsim import __version__
+from finsim.errors import ScenarioError
+from finsim.results import Results
+
+EXIT_USER_ERROR = 2
+
+
+def examples_dir() -> Path | None:
+    """The folder of shipped example scenarios (in a source checkout or editable install)."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "examples", Path.cwd() / "examples"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def surplus_table(results: Results) -> pd.DataFrame:
+    """Surplus / (deficit) by organisation and year, GBP m to one decimal place.
+
+    With one replication, the values; with more, the mean and the 90% interval.
+    """
+    summary = results.summary()
+    rows = summary[summary["level"].isin(["org", "system", "region", "england"])]
+    rows = rows[~((rows["level"] == "org") & rows["org_type"].isin(["region", "system"]))]
+    label = np.where(
+        rows["level"] == "org",
+        rows["name"] + " (" + rows["org_type"] + ")",
+        rows["name"] + " [" + rows["level"] + " total]",
+    )
+    if results.replications == 1:
+        cell = rows["surplus_mean"].map(lambda v: f"{v:,.1f}")
+    else:
+        cell = [
+            f"{m:,.1f} [{lo:,.1f}, {hi:,.1f}]"
+            for m, lo, hi in zip(
+                rows["surplus_mean"], rows["surplus_p05"], rows["surplus_p95"], strict=True
+            )
+        ]
+    table = pd.DataFrame({"organisation": label, "fy": rows["fy"].to_numpy(), "value": list(cell)})
+    order = list(dict.fromkeys(label))
+    pivot = table.pivot(index="organisation", columns="fy", values="value")
+    return pivot.loc[order]
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import finsim
+
+    scenario = finsim.load_scenario(args.file)
+    calendar = scenario.calendar
+    orgs = scenario.model.organisations  # type: ignore[attr-defined]
+    print(f"{args.file}: valid")
+    print(
+        f"  {scenario.name}: {calendar.labels[0]} to {calendar.labels[-1]} ({calendar.n_years} years)"
+    )
+    print(
+        f"  {len(orgs.regions)} regions, {len(orgs.systems)} systems, "
+        f"{len(orgs.commissioners)} commissioners, {len(orgs.providers)} providers"
+    )
+    sections = [
+        s for s in type(scenario.model).model_fields if getattr(scenario.model, s) is not None
+    ]
+    mechanisms = [
+        s for s in sections if s not in {"extends", "scenario", "organisations", "variants"}
+    ]
+    print(f"  mechanisms: {', '.join(mechanisms) or '(none)'}")
+    print(f"  variants: {', '.join(scenario.variants) or '(none)'}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import finsim
+
+    scenario = finsim.load_scenario(args.file, variant=args.variant)
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise ScenarioError.single("--out", f"'{out}' exists and is not a folder", "(options)")
+    results = finsim.run(
+        scenario,
+        replications=args.replications,
+        seed=args.seed,
+        chunk_size=args.chunk_size,
+        backend=args.backend,
+        workers=args.workers,
+    )
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40
+    ):
+        n = results.replications
+        what = (
+            "one replication" if n == 1 else f"mean [5th, 95th percentile] over {n:,} replications"
+        )
+        print(f"{scenario.name} (variant: {scenario.variant}, seed {args.seed})")
+        print(f"Surplus / (deficit), GBP m, {what}:")
+        print(surplus_table(results).to_string())
+    if out is not None:
+        try:
+            written = results.to_parquet(out) if args.format == "parquet" else results.to_csv(out)
+        except OSError as exc:
+            raise ScenarioError.single(
+                "--out", f"cannot write results: {exc.strerror} ({exc.filename})", "(options)"
+            ) from None
+        print(f"Wrote {len(written)} files to {out}/")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from finsim.scenario.validate import scenario_model
+
+    print(json.dumps(scenario_model().model_json_schema(), indent=2))
+    return 0
+
+
+def _cmd_examples(args: argparse.Namespace) -> int:
+    import finsim
+
+    folder = examples_dir()
+    if folder is None:
+        print("No examples folder found (run from a finsim source checkout).", file=sys.stderr)
+        return EXIT_USER_ERROR
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            scenario = finsim.load_scenario(path)
+            about = scenario.description or scenario.name
+        except ScenarioError:
+            about = "(a base or fragment file)"
+        print(f"{path}\n    {about}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finsim", description="Simulate the money of the English NHS over financial years."
+    )
+    parser.add_argument("--version", action="version", version=f"finsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a scenario file and describe it")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("run", help="run a scenario and print a summary table")
+    p.add_argument("file")
+    p.add_argument("--variant", help="apply a variant declared in the file")
+    p.add_argument("--replications", "-n", type=_positive_int, default=1)
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--chunk-size", type=_positive_int, default=None)
+    p.add_argument("--backend", choices=["serial", "processes"], default="serial")
+    p.add_argument("--workers", type=_positive_int, default=None)
+    p.add_argument("--out", help="folder to write the result tables to")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
+    p.set_defaults(func=_cmd_schema)
+
+    p = sub.add_parser("examples", help="list the example scenarios")
+    p.set_defaults(func=_cmd_examples)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``finsim`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ScenarioError as exc:
+        print(f"finsim: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("finsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
