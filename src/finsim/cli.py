@@ -49,8 +49,9 @@ def surplus_table(results: Results) -> pd.DataFrame:
         rows["name"] + " (" + rows["org_type"] + ")",
         rows["name"] + " [" + rows["level"] + " total]",
     )
+    cell: list[str]
     if results.replications == 1:
-        cell = rows["surplus_mean"].map(lambda v: f"{v:,.1f}")
+        cell = [f"{v:,.1f}" for v in rows["surplus_mean"]]
     else:
         cell = [
             f"{m:,.1f} [{lo:,.1f}, {hi:,.1f}]"
@@ -58,7 +59,7 @@ def surplus_table(results: Results) -> pd.DataFrame:
                 rows["surplus_mean"], rows["surplus_p05"], rows["surplus_p95"], strict=True
             )
         ]
-    table = pd.DataFrame({"organisation": label, "fy": rows["fy"].to_numpy(), "value": list(cell)})
+    table = pd.DataFrame({"organisation": label, "fy": rows["fy"].to_numpy(), "value": cell})
     order = list(dict.fromkeys(label))
     pivot = table.pivot(index="organisation", columns="fy", values="value")
     return pivot.loc[order]

@@ -90,6 +90,13 @@ class Engine:
             for process in mechanism.processes(self.ctx):
                 self.env.process(process)
         self.env.run()
+        stranded = sorted(self.ctx._phase_events)
+        if stranded:
+            tick, phase = stranded[0]
+            raise RuntimeError(
+                f"a mechanism process is still waiting for phase {phase!r} of month {tick}, "
+                "which never came (a month outside the run, or a phase of this month already passed)"
+            )
         return self._output()
 
     def _calendar(self) -> Generator[simpy.Event, Any, None]:

@@ -177,11 +177,9 @@ class Results:
             "control_total",
         ):
             frame[name] = arrays[name][:, :, orgs].reshape(-1)
-        ct = frame["control_total"].to_numpy()
-        met = pd.array(
-            np.where(np.isnan(ct), None, frame["surplus"].to_numpy() >= ct - 1e-9), dtype="boolean"
-        )
-        frame["met_control_total"] = met
+        has_total = frame["control_total"].notna()
+        met = (frame["surplus"] >= frame["control_total"] - 1e-9).astype("boolean")
+        frame["met_control_total"] = met.mask(~has_total)
         frame["incentive_earned"] = arrays["incentive_earned"][:, :, orgs].reshape(-1)
         frame["nonrecurrent_income"] = arrays["nonrecurrent_income"][:, :, orgs].reshape(-1)
         frame["nonrecurrent_expenditure"] = arrays["nonrecurrent_expenditure"][:, :, orgs].reshape(

@@ -90,7 +90,7 @@ class Activity(Mechanism):
     def realise(self, ctx: Context) -> None:
         """Draw the month's activity."""
         monthly = self.plan * (self.growth_to_date * self.season[ctx.month - 1] / 12.0)
-        noise = 1.0
+        noise: float | np.ndarray = 1.0
         if self.config.monthly_sd > 0:
             z = self.rng.normal("monthly_noise", ctx.t, shape=self.plan.shape)
             noise = lognormal_mean_one(z, self.config.monthly_sd)
