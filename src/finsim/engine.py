@@ -26,6 +26,7 @@ from finsim.events import EventLog
 from finsim.ledger import Ledger
 from finsim.mechanisms.base import PHASES, Context, Mechanism
 from finsim.random import Streams
+from finsim.records import TableLog
 from finsim.registry import mechanisms
 from finsim.scenario.loader import Scenario
 
@@ -40,6 +41,7 @@ class ChunkOutput:
     events: Any  # DataFrame
     journal: Any  # DataFrame or None
     extras: dict[str, np.ndarray]  # per-mechanism outputs shaped (R, F, A): control totals etc.
+    tables: dict[str, Any]  # mechanism tables by name (DataFrames), see finsim.records
 
 
 class Engine:
@@ -60,6 +62,7 @@ class Engine:
         self.env = simpy.Environment()
         self.ledger = Ledger(self.economy.calendar, self.economy.n_accounts, R, keep_journal)
         self.events = EventLog(R)
+        self.records = TableLog(R)
         self.ctx = Context(
             scenario,
             self.economy,
@@ -67,6 +70,7 @@ class Engine:
             Streams(seed, self.replications, antithetic),
             self.events,
             self.env,
+            self.records,
         )
         self.mechanisms: list[Mechanism] = []
         for section, cls in mechanisms().items():
@@ -102,7 +106,7 @@ class Engine:
     def _calendar(self) -> Generator[simpy.Event, Any, None]:
         calendar = self.economy.calendar
         for tick in range(calendar.n_months):
-            self.ledger.now = self.events.now = tick
+            self.ledger.now = self.events.now = self.records.now = tick
             month = tick % 12 + 1
             for phase in PHASES:
                 if (phase == "year_start" and month != 1) or (phase == "year_end" and month != 12):
@@ -139,6 +143,7 @@ class Engine:
             else pd.DataFrame(),
             journal=journal,
             extras=extras,
+            tables=self.records.to_frames(self.replications, self.economy.ids, calendar.start_year),
         )
 
 

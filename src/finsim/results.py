@@ -100,6 +100,10 @@ class Results:
         order = np.argsort(np.concatenate([c.replications for c in chunks]), kind="stable")
         self._events = [c.events for c in chunks]
         self._journals = [c.journal for c in chunks if c.journal is not None]
+        self._tables: dict[str, list[pd.DataFrame]] = {}
+        for chunk in chunks:
+            for name, frame in chunk.tables.items():
+                self._tables.setdefault(name, []).append(frame)
         self._extras: dict[str, np.ndarray] = {}
         for name in chunks[0].extras if chunks else ():
             self._extras[name] = np.concatenate([c.extras[name] for c in chunks])[order]
@@ -135,6 +139,7 @@ class Results:
         income, expenditure = self._totals(revenue)
         nr_income, nr_expenditure = self._totals(revenue & non_recurrent)
         incentive, _ = self._totals(revenue & np.isin(self._key("category"), _INCENTIVE))
+        capital_in, capital_out = self._totals(self._key("kind") == KINDS.index("capital"))
         surplus = income - expenditure
         arrays = {
             "income": income,
@@ -144,6 +149,8 @@ class Results:
             "nonrecurrent_income": nr_income,
             "nonrecurrent_expenditure": nr_expenditure,
             "incentive_earned": incentive,
+            "capital_income": capital_in,
+            "capital_expenditure": capital_out,
         }
         shape = surplus.shape
         arrays["control_total"] = self._extras.get("control_total", np.full(shape, np.nan))
@@ -181,7 +188,6 @@ class Results:
         met = (frame["surplus"] >= frame["control_total"] - 1e-9).astype("boolean")
         frame["met_control_total"] = met.mask(~has_total)
         frame["incentive_earned"] = arrays["incentive_earned"][:, :, orgs].reshape(-1)
-        frame["nonrecurrent_income"] = arrays["nonrecurrent_income"][:, :, orgs].reshape(-1)
         frame["nonrecurrent_expenditure"] = arrays["nonrecurrent_expenditure"][:, :, orgs].reshape(
             -1
         )
@@ -228,6 +234,22 @@ class Results:
         if not self._journals:
             return None
         frame = pd.concat(self._journals, ignore_index=True)
+        frame.insert(0, "variant", self.variant)
+        return frame.sort_values("replication", kind="stable").reset_index(drop=True)
+
+    @property
+    def table_names(self) -> list[str]:
+        """Names of the mechanism tables this run produced (e.g. "allocations")."""
+        return sorted(self._tables)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A mechanism's table, e.g. ``res.table("allocations")``: one row per replication,
+        year and organisation (and stream, stage... as the mechanism records)."""
+        if name not in self._tables:
+            raise KeyError(
+                f"no table {name!r}; this run has: {', '.join(self.table_names) or '(none)'}"
+            )
+        frame = pd.concat(self._tables[name], ignore_index=True)
         frame.insert(0, "variant", self.variant)
         return frame.sort_values("replication", kind="stable").reset_index(drop=True)
 
@@ -322,6 +344,8 @@ class Results:
             "events": self.events,
             "summary": self.summary(),
         }
+        for name in self.table_names:
+            out[name] = self.table(name)
         if self.journal is not None:
             out["journal"] = self.journal
         return out

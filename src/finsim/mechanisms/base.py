@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from finsim.events import EventLog
     from finsim.ledger import Ledger
     from finsim.random import MechanismStreams, Streams
+    from finsim.records import TableLog
     from finsim.scenario.loader import Scenario
     from finsim.scenario.validate import References
 
@@ -75,6 +76,7 @@ class Context:
         streams: Streams,
         events: EventLog,
         env: simpy.Environment,
+        records: TableLog,
     ) -> None:
         self.scenario = scenario
         self.economy = economy
@@ -82,6 +84,7 @@ class Context:
         self.ledger = ledger
         self.streams = streams
         self.events = events
+        self.records = records
         self.env = env
         self.R = streams.R
         #: Arrays mechanisms share, by name ("tariff.price", "activity.realised", ...).

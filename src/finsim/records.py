@@ -1,0 +1,76 @@
+"""Mechanism tables: per-organisation figures a mechanism reports besides money flows.
+
+Allocations report each body's baseline, target and distance from target; later
+mechanisms report control totals or dispute stages. A mechanism records rows
+vectorised: one call for ``n`` organisations gives ``R x n`` rows. They become
+``Results.table(name)`` (e.g. ``res.table("allocations")``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from finsim.calendar import fy_label
+
+
+@dataclass
+class RecordBatch:
+    tick: int
+    org: np.ndarray  # (n,)
+    labels: dict[str, Any]  # scalar columns, e.g. {"stream": "core"}
+    values: dict[str, np.ndarray]  # (R, n) columns
+
+
+class TableLog:
+    """Rows of named tables for a chunk of replications."""
+
+    def __init__(self, replications: int) -> None:
+        self.R = replications
+        self.now = 0
+        self.batches: dict[str, list[RecordBatch]] = {}
+
+    def record(
+        self, table: str, org: np.ndarray, labels: dict[str, Any] | None = None, **values: Any
+    ) -> None:
+        """Add rows to ``table`` for accounts ``org`` (n,); each value broadcasts to ``(R, n)``."""
+        orgs = np.atleast_1d(np.asarray(org, dtype=np.int64))
+        shape = (self.R, orgs.size)
+        columns = {
+            k: np.broadcast_to(np.asarray(v, dtype=np.float64), shape).copy()
+            for k, v in values.items()
+        }
+        self.batches.setdefault(table, []).append(
+            RecordBatch(self.now, orgs, dict(labels or {}), columns)
+        )
+
+    def to_frames(
+        self, replications: np.ndarray, ids: tuple[str, ...], start_year: int
+    ) -> dict[str, pd.DataFrame]:
+        """Each table as rows (replication, fy, month, org, labels..., values...)."""
+        id_array = np.array(ids, dtype=object)
+        out = {}
+        for name, batches in self.batches.items():
+            parts = []
+            for seq, b in enumerate(batches):
+                R, n = self.R, b.org.size
+                frame = pd.DataFrame(
+                    {
+                        "replication": np.repeat(replications, n),
+                        "fy": fy_label(start_year + b.tick // 12),
+                        "month": b.tick % 12 + 1,
+                        "org": np.tile(id_array[b.org], R),
+                        **{k: v for k, v in b.labels.items()},
+                        **{k: v.reshape(-1) for k, v in b.values.items()},
+                        "_seq": seq,
+                    }
+                )
+                parts.append(frame)
+            frame = pd.concat(parts, ignore_index=True).sort_values(
+                ["replication", "_seq"], kind="stable"
+            )
+            out[name] = frame.drop(columns="_seq").reset_index(drop=True)
+        return out
