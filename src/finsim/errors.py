@@ -64,7 +64,9 @@ class ScenarioError(Exception):
     problems: list[Problem] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        super().__init__(str(self))
+        # args hold the problems so that a copy made by type(exc)(*exc.args), as SimPy
+        # makes when a process fails, is the same error
+        super().__init__(self.problems)
 
     def __str__(self) -> str:
         n = len(self.problems)

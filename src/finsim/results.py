@@ -187,10 +187,14 @@ class Results:
         has_total = frame["control_total"].notna()
         met = (frame["surplus"] >= frame["control_total"] - 1e-9).astype("boolean")
         frame["met_control_total"] = met.mask(~has_total)
-        frame["incentive_earned"] = arrays["incentive_earned"][:, :, orgs].reshape(-1)
-        frame["nonrecurrent_expenditure"] = arrays["nonrecurrent_expenditure"][:, :, orgs].reshape(
-            -1
-        )
+        for name in (
+            "incentive_earned",
+            "nonrecurrent_income",
+            "nonrecurrent_expenditure",
+            "capital_income",
+            "capital_expenditure",
+        ):
+            frame[name] = arrays[name][:, :, orgs].reshape(-1)
         return frame
 
     @cached_property

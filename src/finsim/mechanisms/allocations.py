@@ -93,6 +93,11 @@ class PacePolicy(StrictModel):
     bands: list[Band] = Field(
         default_factory=list, description="floors and caps by distance from target"
     )
+    converge_only: bool = Field(
+        default=False,
+        description="no body moves away from target: bodies under target grow at least as fast as "
+        "the stream but not past target; bodies over target at most as fast but not below it",
+    )
 
 
 class Stream(StrictModel):
@@ -402,7 +407,7 @@ class Allocations(Mechanism):
             floor[:] = policy.floor.at(year)
         if policy.cap is not None:
             cap[:] = policy.cap.at(year)
-        distance = distance_from_target(baseline, target)
+        distance = distance_from_target(at_average_growth(baseline, s.total), target)
         for band in policy.bands:
             inside = np.ones_like(distance, dtype=bool)
             if band.above is not None:
@@ -430,6 +435,18 @@ class Allocations(Mechanism):
                     -np.inf,
                 )
             floor = np.maximum(floor, needed)
+        if policy.converge_only:
+            average = at_average_growth(baseline, s.total)
+            with np.errstate(all="ignore"):
+                stream_growth = np.where(
+                    baseline > 0, average / np.where(baseline > 0, baseline, 1.0) - 1.0, 0.0
+                )
+                to_target = np.where(
+                    baseline > 0, target / np.where(baseline > 0, baseline, 1.0) - 1.0, 0.0
+                )
+            under = average < target
+            floor = np.where(under, np.maximum(floor, stream_growth), np.maximum(floor, to_target))
+            cap = np.where(under, np.minimum(cap, to_target), np.minimum(cap, stream_growth))
         try:
             growth, _ = solve_common_growth(
                 baseline, target, s.total, policy.convergence.at(year), Bounds(floor, cap)
@@ -460,7 +477,7 @@ class Allocations(Mechanism):
             target=target,
             allocation=s.allocation,
             growth=growth,
-            distance_before=distance_from_target(baseline, target),
+            distance_before=distance_from_target(at_average_growth(baseline, s.total), target),
             distance_after=distance_from_target(s.allocation, target),
         )
 
@@ -496,6 +513,18 @@ class Allocations(Mechanism):
                 s.config.recurrence,
                 s.config.kind,
             )
+
+
+def at_average_growth(baseline: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Baselines grown by the stream's average growth: where each body would be with equal
+    growth. Distance from target *before* pace of change is measured from here, so that a
+    year of high growth does not make every body look under target."""
+    base_total = baseline.sum(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):
+        factor = np.where(
+            base_total > 0, total[:, None] / np.where(base_total > 0, base_total, 1.0), 1.0
+        )
+    return baseline * factor
 
 
 def _components(refs: References) -> set[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
@@ -41,7 +41,7 @@ class ByYear:
         self._values = [float(v) for _, v in items]
 
     @classmethod
-    def constant(cls, value: float) -> ByYear:
+    def constant(cls, value: float) -> Self:
         """A value that holds in every year."""
         return cls({-1: value})
 
