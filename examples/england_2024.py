@@ -1,0 +1,122 @@
+"""England from NHS England's 2024/25 GP-practice weighted populations.
+
+Builds the national organisations (7 regions, 42 ICBs, 106 sub-ICB locations)
+from the real file, splits an illustrative national core-services stream of
+GBP 90,000m between the regions by target share (weighted population over the
+national weighted population), and prints the place-based need indices of one
+ICB's local authority districts, as NHS England's ICB place-based allocation
+tool computes them.
+
+    python examples/england_2024.py [PATH_TO_CSV] [--icb CODE_OR_NAME] [--stream GBP_M]
+
+The file defaults to ../shared/data/gp_practice_weighted_populations_2024_25.csv
+beside the repository; download your own copy from NHS England (published with
+the AIF allocation tool, github.com/nhsx/AIF_Allocation_Tool, data/2024_2025.csv).
+Contains public sector information licensed under the Open Government Licence v3.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from finsim.data import (
+    aggregate,
+    need_index,
+    read_weighted_populations,
+    round_half_up,
+    scenario_organisations,
+)
+from finsim.errors import ScenarioError
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CSV = REPO.parent / "shared" / "data" / "gp_practice_weighted_populations_2024_25.csv"
+#: An illustrative national core-services stream, GBP million (not a published figure).
+STREAM = 90_000.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "path", nargs="?", type=Path, default=DEFAULT_CSV, help="weighted-population CSV"
+    )
+    parser.add_argument("--icb", default="NHS West Yorkshire ICB", help="ICB for the place indices")
+    parser.add_argument("--stream", type=float, default=STREAM, help="national stream, GBP m")
+    args = parser.parse_args(argv)
+
+    if not args.path.is_file():
+        print(
+            f"england_2024.py: no weighted-population file at {args.path}: give the path of "
+            "NHS England's GP-practice weighted populations CSV",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        practices = read_weighted_populations(args.path)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+    orgs = scenario_organisations(practices)
+    print(f"Source: {args.path.name} ({len(practices):,} GP practices)")
+    print(
+        f"Regions: {len(orgs['regions'])}   ICBs: {len(orgs['systems'])}   "
+        f"commissioners: {len(orgs['commissioners'])} "
+        f"({'sub-ICB locations' if practices['sub_icb'].notna().all() else 'one per ICB'})"
+    )
+    population, weighted = practices["population"].sum(), practices["core"].sum()
+    print(
+        f"National registered population {population:,.0f}; core weighted population "
+        f"{weighted:,.0f} (difference {weighted / population - 1:+.1e} relative)\n"
+    )
+
+    regions = aggregate(practices, "region")
+    share = regions["core"] / regions["core"].sum()
+    targets = pd.DataFrame(
+        {
+            "region": regions["region_name"],
+            "population (m)": round_half_up(regions["population"] / 1e6, 2),
+            "weighted (m)": round_half_up(regions["core"] / 1e6, 2),
+            "need per head": round_half_up(regions["core"] / regions["population"], 3),
+            "target share %": round_half_up(100 * share, 2),
+            "target GBP m": round_half_up(args.stream * share, 1),
+        }
+    )
+    print(f"Target shares of an illustrative GBP {args.stream:,.0f}m core-services stream")
+    print(targets.to_string())
+    print(f"Total of targets: GBP {(args.stream * share).sum():,.1f}m\n")
+
+    try:
+        places = need_index(practices, args.icb, "lad")
+    except ValueError as exc:
+        print(f"england_2024.py: {exc}", file=sys.stderr)
+        return 2
+    icb_rows = practices.loc[(practices["icb"] == args.icb) | (practices["icb_name"] == args.icb)]
+    print(
+        f"Need indices by local authority district: {icb_rows['icb_name'].iloc[0]} "
+        f"({icb_rows['icb'].iloc[0]}); 1.000 = the ICB's own need per head"
+    )
+    shown = places.rename(
+        columns={
+            "lad_name": "district",
+            "ga": "G&A",
+            "community": "comm.",
+            "mental_health": "MH",
+            "maternity": "mat.",
+            "health_inequalities": "HI",
+            "prescribing": "presc.",
+            "core": "core",
+            "primary_care_raw": "PMC need",
+            "primary_care": "PMC",
+        }
+    )
+    shown["population"] = round_half_up(shown["population"]).astype(int)
+    print(shown.to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
