@@ -100,6 +100,17 @@ class PacePolicy(StrictModel):
     )
 
 
+class Places(StrictModel):
+    """Place-based sub-allocation of a system's allocation to its commissioners (places)."""
+
+    need: str = Field(
+        default="weighted_population", description="the need basis of the index (a component name)"
+    )
+    decimals: int | None = Field(
+        default=3, ge=0, le=12, description="the index is rounded half-up to this many places"
+    )
+
+
 class Stream(StrictModel):
     """One commissioning stream: its size, who holds it, and how it is shared."""
 
@@ -124,6 +135,11 @@ class Stream(StrictModel):
     )
     recurrence: Literal["recurrent", "non_recurrent"] = "recurrent"
     kind: Literal["revenue", "capital"] = "revenue"
+    places: Places | None = Field(
+        default=None,
+        description="systems-held streams: pass each system's allocation on to its commissioners "
+        "by population x need index, as NHS England's place-based allocation tool",
+    )
 
     @model_validator(mode="after")
     def _one_size(self) -> Stream:
@@ -205,6 +221,10 @@ class _StreamState:
     allocation: np.ndarray  # (R, n) this year's allocation
     total: np.ndarray  # (R,) this year's stream total
     primary: np.ndarray  # (n,) bool: recurrent adjustments of this kind join this stream
+    place: np.ndarray | None = None  # (m,) commissioners receiving a place-based share
+    place_system: np.ndarray | None = None  # (m,) position in ``holders`` of each place's system
+    place_weight: np.ndarray | None = None  # (m,) population x need index
+    place_index: np.ndarray | None = None  # (m,) the need index
 
 
 def _holders(economy: Economy, holder: str | list[str], centre: int) -> np.ndarray:
@@ -282,6 +302,8 @@ class Allocations(Mechanism):
                     primary=primary,
                 )
             )
+            if stream.places is not None:
+                self._set_places(ctx, self.streams[-1], stream.places)
         self.population_factor = 1.0
         #: accounts whose recurrent baseline this mechanism manages, by kind
         ctx.state["allocations.holders"] = {
@@ -289,6 +311,46 @@ class Allocations(Mechanism):
             for kind in KINDS
         }
         ctx.state["allocations.streams"] = {s.name: s for s in self.streams}
+
+    def _set_places(self, ctx: Context, s: _StreamState, places: Places) -> None:
+        """Need index of each commissioner within its system, as the place-based tool computes it:
+        (place need / place population) / (system need / system population), populations in
+        whole people, the index rounded half-up."""
+        from finsim.data import round_half_up
+
+        economy = ctx.economy
+        commissioners = economy.of_type("commissioner")
+        position = {int(h): i for i, h in enumerate(s.holders)}
+        in_stream = np.array(
+            [int(economy.system[c]) in position for c in commissioners], dtype=bool
+        )
+        place = commissioners[in_stream]
+        system_pos = np.array([position[int(economy.system[c])] for c in place], dtype=np.int64)
+        pop = round_half_up(_need_matrix(ctx, "population")[place])
+        need = _need_matrix(ctx, places.need)[place]
+        sys_pop = np.bincount(system_pos, pop, minlength=s.holders.size)
+        sys_need = np.bincount(system_pos, need, minlength=s.holders.size)
+        with np.errstate(all="ignore"):
+            index = (need / pop) / (sys_need[system_pos] / sys_pop[system_pos])
+        index = np.where(np.isfinite(index), index, 0.0)
+        if places.decimals is not None:
+            index = round_half_up(index, places.decimals)
+        s.place, s.place_system, s.place_index, s.place_weight = (
+            place,
+            system_pos,
+            index,
+            pop * index,
+        )
+
+    def _place_amounts(self, s: _StreamState, allocation: np.ndarray) -> np.ndarray:
+        """Each place's share of its system's allocation, (R, m)."""
+        assert s.place_system is not None and s.place_weight is not None
+        totals = np.bincount(s.place_system, s.place_weight, minlength=s.holders.size)
+        with np.errstate(all="ignore"):
+            share = np.where(
+                totals[s.place_system] > 0, s.place_weight / totals[s.place_system], 0.0
+            )
+        return allocation[:, s.place_system] * share
 
     @classmethod
     def check(cls, config: AllocationsConfig, refs: References) -> None:
@@ -307,6 +369,13 @@ class Allocations(Mechanism):
                 refs.add(path + ("share",), "a stream given as a share needs allocations.envelope")
             if stream.growth is not None and stream.opening is None:
                 refs.add(path + ("opening",), "a stream given by growth needs opening allocations")
+            if stream.places is not None and stream.holder != "systems":
+                refs.add(path + ("places",), "place-based sub-allocation needs holder: systems")
+            if stream.places is not None and stream.places.need not in {
+                "population",
+                "weighted_population",
+            } | _components(refs):
+                refs.add(path + ("places", "need"), f"unknown need basis '{stream.places.need}'")
             if stream.holder == "centre" and stream.pace is not None:
                 refs.add(
                     path + ("pace",),
@@ -480,6 +549,16 @@ class Allocations(Mechanism):
             distance_before=distance_from_target(at_average_growth(baseline, s.total), target),
             distance_after=distance_from_target(s.allocation, target),
         )
+        if s.place is not None:
+            assert s.place_system is not None
+            ctx.records.record(
+                "places",
+                s.place,
+                {"stream": s.name},
+                need_index=s.place_index,
+                allocation=self._place_amounts(s, s.allocation),
+                system_allocation=s.allocation[:, s.place_system],
+            )
 
     def _recurrent_adjustment(self, ctx: Context, kind: str) -> np.ndarray:
         """Recurrent allocation money each account received last year besides its own streams.
@@ -496,6 +575,11 @@ class Allocations(Mechanism):
                 and s.config.holder != "centre"
             ):
                 received[:, s.holders] -= s.allocation
+                if s.place is not None:  # passed on to places: the system's baseline, not theirs
+                    assert s.place_system is not None
+                    passed = self._place_amounts(s, s.allocation)
+                    received[:, s.place] -= passed
+                    scatter_add(received, s.holders[s.place_system], passed)
         return received
 
     # -- monthly -----------------------------------------------------------------------------
@@ -513,6 +597,16 @@ class Allocations(Mechanism):
                 s.config.recurrence,
                 s.config.kind,
             )
+            if s.place is not None:
+                assert s.place_system is not None
+                ctx.ledger.post(
+                    s.holders[s.place_system],
+                    s.place,
+                    self._place_amounts(s, s.allocation) / 12.0,
+                    category,
+                    s.config.recurrence,
+                    s.config.kind,
+                )
 
 
 def at_average_growth(baseline: np.ndarray, total: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from finsim.calendar import parse_fy
 
@@ -22,7 +22,18 @@ Id = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", min_length=1, max_length=80),
 ]
 Money = Annotated[float, Field(ge=0, description="GBP million")]
-FYLabel = Annotated[str, Field(pattern=r"^\d{4}/\d{2}$", description="financial year, '2018/19'")]
+
+
+def _check_fy(value: Any) -> Any:
+    parse_fy(value)  # raises ValueError naming what a financial year looks like
+    return value
+
+
+FYLabel = Annotated[
+    str,
+    BeforeValidator(_check_fy),
+    Field(json_schema_extra={"pattern": r"^\d{4}/\d{2}$"}, description="financial year, '2018/19'"),
+]
 
 
 class StrictModel(BaseModel):
@@ -45,12 +56,6 @@ class Settings(StrictModel):
         description="month of the following year at whose end a year's accounts close "
         "(2 = end of May); later postings for that year are prior-year items",
     )
-
-    @field_validator("start")
-    @classmethod
-    def _is_fy(cls, value: str) -> str:
-        parse_fy(value)
-        return value
 
 
 class Organisation(StrictModel):
@@ -92,6 +97,11 @@ class Commissioner(Member):
     population: float = Field(default=0.0, ge=0, description="registered population")
     weighted_population: float | None = Field(
         default=None, ge=0, description="need-weighted population (defaults to population)"
+    )
+    weights: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="weighted population by formula component (e.g. ga, community, "
+        "mental_health, maternity, prescribing, core, primary_care)",
     )
 
 
