@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+import finsim
 from finsim.data import (
     aggregate,
     need_index,
@@ -36,6 +37,24 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "gp_practice_weighted_populations_2024_25.csv"
 #: An illustrative national core-services stream, GBP million (not a published figure).
 STREAM = 90_000.0
+
+
+def national_scenario(practices: pd.DataFrame, stream: float) -> finsim.Scenario:
+    """A one-year national scenario: ICBs hold a core stream, passed on to places by need."""
+    organisations = scenario_organisations(practices)
+    organisations["centre"] = {"id": "nhs_england", "name": "NHS England"}
+    places = {"need": "core", "decimals": 3} if practices["sub_icb"].notna().all() else None
+    stream_config: dict = {"holder": "systems", "amount": stream, "need": "core"}
+    if places:
+        stream_config["places"] = places
+    return finsim.Scenario.from_dict(
+        {
+            "scenario": {"name": "England 2024/25", "start": "2024/25", "years": 1},
+            "organisations": organisations,
+            "allocations": {"streams": {"core_services": stream_config}},
+        },
+        source="england_2024.py",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +107,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Target shares of an illustrative GBP {args.stream:,.0f}m core-services stream")
     print(targets.to_string())
     print(f"Total of targets: GBP {(args.stream * share).sum():,.1f}m\n")
+
+    # The same through finsim's allocations mechanism: ICBs hold the stream and pass it
+    # on to their sub-ICB places by need index.
+    results = finsim.run(national_scenario(practices, args.stream), replications=1)
+    icbs = results.table("allocations").set_index("org")
+    by_region = icbs.groupby(pd.Series(practices.groupby("icb")["region"].first()))["target"].sum()
+    gap = (by_region - args.stream * share).abs().max()
+    print(
+        f"finsim.run: {len(icbs)} ICB targets, summed by region, match the shares above "
+        f"to GBP {gap:.1e}m"
+    )
+    if practices["sub_icb"].notna().all():
+        places = results.table("places").set_index("org")
+        code = practices.loc[practices["icb_name"] == args.icb, "icb"]
+        code = code.iloc[0] if len(code) else args.icb
+        mine = places[places.index.isin(practices.loc[practices["icb"] == code, "sub_icb"])]
+        print(f"Sub-ICB places of {code}: need index (core) and allocation, GBP m")
+        print(mine[["need_index", "allocation"]].round({"allocation": 1}).to_string(), "\n")
 
     try:
         places = need_index(practices, args.icb, "lad")
