@@ -18,7 +18,7 @@ class EventBatch:
     tick: int
     org: np.ndarray  # (n,)
     event: str
-    detail: str
+    detail: np.ndarray  # (n,) one detail per organisation
     mask: np.ndarray  # (R, n) bool
     amount: np.ndarray  # (R, n) float, NaN where not given
 
@@ -35,13 +35,14 @@ class EventLog:
         self,
         org: int | np.ndarray,
         event: str,
-        detail: str = "",
+        detail: str | list[str] | np.ndarray = "",
         mask: np.ndarray | bool = True,
         amount: np.ndarray | float | None = None,
     ) -> None:
         """Record ``event`` for account(s) ``org`` in the replications where ``mask`` holds.
 
         ``mask`` and ``amount`` broadcast to ``(R, n)``; pass ``(R, 1)`` for one org.
+        ``detail`` is one text, or one per organisation (e.g. the contract concerned).
         """
         orgs = np.atleast_1d(np.asarray(org, dtype=np.int64))
         shape = (self.R, orgs.size)
@@ -55,7 +56,14 @@ class EventLog:
         if a.ndim == 1 and orgs.size == 1 and a.shape[0] == self.R:
             a = a[:, None]
         self.batches.append(
-            EventBatch(self.now, orgs, event, detail, m.copy(), np.broadcast_to(a, shape).copy())
+            EventBatch(
+                self.now,
+                orgs,
+                event,
+                np.broadcast_to(np.asarray(detail, dtype=object), (orgs.size,)),
+                m.copy(),
+                np.broadcast_to(a, shape).copy(),
+            )
         )
 
     def to_frame(
@@ -79,7 +87,7 @@ class EventLog:
                         "month": b.tick % 12 + 1,
                         "org": id_array[b.org[j]],
                         "event": b.event,
-                        "detail": b.detail,
+                        "detail": b.detail[j],
                         "amount": b.amount[r, j],
                         "_tick": b.tick,
                         "_seq": seq,

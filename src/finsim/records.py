@@ -21,8 +21,15 @@ from finsim.calendar import fy_label
 class RecordBatch:
     tick: int
     org: np.ndarray  # (n,)
-    labels: dict[str, Any]  # scalar columns, e.g. {"stream": "core"}
+    labels: dict[str, Any]  # scalar or (n,) columns, e.g. {"stream": "core"}
     values: dict[str, np.ndarray]  # (R, n) columns
+
+
+def _tile(value: Any, n: int, R: int) -> Any:
+    """A label column: a scalar as it is, an array of n (one per organisation) tiled over R."""
+    if isinstance(value, np.ndarray | list | tuple):
+        return np.tile(np.asarray(value, dtype=object), R)
+    return value
 
 
 class TableLog:
@@ -63,7 +70,7 @@ class TableLog:
                         "fy": fy_label(start_year + b.tick // 12),
                         "month": b.tick % 12 + 1,
                         "org": np.tile(id_array[b.org], R),
-                        **{k: v for k, v in b.labels.items()},
+                        **{k: _tile(v, n, R) for k, v in b.labels.items()},
                         **{k: v.reshape(-1) for k, v in b.values.items()},
                         "_seq": seq,
                     }

@@ -1,17 +1,26 @@
-"""Activity: how many patients are actually treated, against the contract plan.
+"""Activity: how many patients are treated against the plan, and how it is coded.
 
 What it models: commissioners and providers plan activity for the year; what
 happens differs. Realised activity in a month is
 
-    plan x growth to date x seasonality[month] x annual shock x monthly noise
+    plan x (trend / planned growth to date) x seasonality[month] x annual shock x monthly noise
 
-where the *annual shock* is one draw per contract and year (demand running hot
-or cold for the whole year) and the *monthly noise* one per contract, point of
-delivery and month. Both are lognormal with mean 1. Plans grow with expected
-demand (``growth``) so that a shock is a surprise to both parties.
+* the **trend** (``growth``) is how demand actually grows each year; plans grow
+  by ``plan_growth`` (by default the same, so only shocks surprise anyone);
+* the **annual shock** is one lognormal draw per contract and year (mean 1),
+  correlated within a system: ``z = sqrt(rho) z_system + sqrt(1 - rho) z_contract``
+  with ``rho = correlation``, the system being the commissioner's;
+* the **monthly noise** is one draw per contract, point of delivery and month.
 
-Reads ``ctx.state["contracts.plan"]`` ``(C, P)``; publishes
-``ctx.state["activity.realised"]`` ``(R, C, P)`` for the month.
+**Coding drift** (``case_mix``): a provider's reported case mix can rise each
+year by a rate (upcoding, or a change in counting and coding practice),
+raising the price per unit it bills. The contracts mechanism applies it on top
+of the case mix the commissioner has accepted; commissioners see it as value
+above plan and may challenge it (:mod:`finsim.mechanisms.disputes`).
+
+Reads the contracts' plans from the scenario; publishes ``activity.plan`` ``(C, P)`` (this year's
+planned units), ``activity.realised`` ``(R, C, P)`` (the month's units) and
+``activity.case_mix_uplift`` ``(C,)`` (this year's coding drift per contract).
 """
 
 from __future__ import annotations
@@ -22,20 +31,28 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from finsim.mechanisms.base import Context, Mechanism
+from finsim.mechanisms.contracts import plan_matrix
 from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
 from finsim.scenario.params import ByYear
+from finsim.scenario.validate import References
 
 
 class ActivityConfig(StrictModel):
-    """Demand growth and uncertainty."""
+    """Demand growth, uncertainty and coding."""
 
     growth: ByYear = Field(
         default_factory=lambda: ByYear.constant(0.0),
-        description="growth of planned activity into each year (not applied in the first year)",
+        description="growth of demand into each year (not applied in the first year)",
+    )
+    plan_growth: ByYear | None = Field(
+        default=None, description="growth of planned activity into each year (default: growth)"
     )
     shock_sd: float = Field(
         default=0.0, ge=0, le=2, description="sd of the log of the annual shock per contract"
+    )
+    correlation: float = Field(
+        default=0.0, ge=0, le=1, description="correlation of annual shocks within a system"
     )
     monthly_sd: float = Field(
         default=0.0, ge=0, le=2, description="sd of the log of the monthly noise"
@@ -44,6 +61,10 @@ class ActivityConfig(StrictModel):
         default=None,
         description="12 factors, April first, for the share of the year's activity in each month; "
         "rescaled to average 1",
+    )
+    case_mix: dict[str, ByYear] = Field(
+        default_factory=dict,
+        description="coding drift by provider: rise in reported case mix in each year (0.035 = 3.5%)",
     )
 
     @field_validator("seasonality")
@@ -62,7 +83,7 @@ def lognormal_mean_one(z: np.ndarray, sd: float) -> np.ndarray:
 
 @register_mechanism
 class Activity(Mechanism):
-    """Realised activity per contract and point of delivery, each month."""
+    """Realised activity per contract and point of delivery, each month, and coding drift."""
 
     section = "activity"
     Config = ActivityConfig
@@ -70,26 +91,55 @@ class Activity(Mechanism):
 
     def __init__(self, config: ActivityConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
-        self.plan = np.asarray(ctx.state.get("contracts.plan", np.zeros((0, 0))))
+        contracts = ctx.scenario.model.contracts or []  # type: ignore[attr-defined]
+        tariff = ctx.scenario.model.tariff  # type: ignore[attr-defined]
+        self.plan = plan_matrix(contracts, tuple(tariff.prices) if tariff is not None else ())
+        n = self.plan.shape[0]
         season = np.ones(12) if config.seasonality is None else np.array(config.seasonality)
         self.season = season / season.mean()
-        self.growth_to_date = 1.0
-        self.annual_shock = np.ones((ctx.R, self.plan.shape[0]))
+        self.trend_to_date = 1.0
+        self.plan_to_date = 1.0
+        self.annual_shock = np.ones((ctx.R, n))
+        commissioner = ctx.economy.indices([c.commissioner for c in contracts])
+        system = ctx.economy.system[commissioner]
+        self.systems, self.system_of = np.unique(system, return_inverse=True)
+        provider = ctx.economy.indices([c.provider for c in contracts])
+        self.drifting = [
+            (np.flatnonzero(provider == ctx.economy.index(pid)), rate)
+            for pid, rate in config.case_mix.items()
+        ]
+
+    @classmethod
+    def check(cls, config: ActivityConfig, refs: References) -> None:
+        for org_id in config.case_mix:
+            refs.org(("activity", "case_mix", org_id), org_id, ("provider",))
 
     def phases(self) -> Mapping[str, Callable[[Context], None]]:
         return {"year_start": self.new_year, "activity": self.realise}
 
     def new_year(self, ctx: Context) -> None:
-        """Grow plans into the year and draw the year's shock for each contract."""
+        """Grow demand and plans into the year, draw the year's shocks, set coding drift."""
+        year = ctx.fy_start_year
         if ctx.fy > 0:
-            self.growth_to_date *= 1.0 + self.config.growth.at(ctx.fy_start_year)
-        ctx.state["activity.plan"] = self.plan * self.growth_to_date
-        z = self.rng.normal("annual_shock", ctx.fy, shape=(self.plan.shape[0],))
+            self.trend_to_date *= 1.0 + self.config.growth.at(year)
+            planned = self.config.plan_growth or self.config.growth
+            self.plan_to_date *= 1.0 + planned.at(year)
+        ctx.state["activity.plan"] = self.plan * self.plan_to_date
+        n = self.plan.shape[0]
+        rho = self.config.correlation
+        z = np.sqrt(1.0 - rho) * self.rng.normal("annual_shock", ctx.fy, shape=(n,))
+        if rho > 0 and n:
+            shared = self.rng.normal("system_shock", ctx.fy, shape=(self.systems.size,))
+            z = z + np.sqrt(rho) * shared[:, self.system_of]
         self.annual_shock = lognormal_mean_one(z, self.config.shock_sd)
+        uplift = np.zeros(n)
+        for contracts, rate in self.drifting:
+            uplift[contracts] = rate.at(year)
+        ctx.state["activity.case_mix_uplift"] = uplift
 
     def realise(self, ctx: Context) -> None:
         """Draw the month's activity."""
-        monthly = self.plan * (self.growth_to_date * self.season[ctx.month - 1] / 12.0)
+        monthly = self.plan * (self.trend_to_date * self.season[ctx.month - 1] / 12.0)
         noise: float | np.ndarray = 1.0
         if self.config.monthly_sd > 0:
             z = self.rng.normal("monthly_noise", ctx.t, shape=self.plan.shape)

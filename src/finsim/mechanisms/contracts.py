@@ -1,20 +1,31 @@
-"""Contracts between commissioners and providers, paid monthly.
+"""Contracts between commissioners and providers: paid on account, reconciled at year end.
 
-What it models: a commissioner buys care from a provider under a contract.
-An *activity-based* contract pays each unit of realised activity at the
-national tariff price times the provider's market forces factor (Payment by
-Results); a *block* contract pays a fixed annual sum in twelve monthly
-instalments, whatever the activity. Payments are ``contract_payment`` postings
-from commissioner to provider, recurrent (they are the contract baseline).
+What it models (the NHS standard contract and national tariff; seeds 002, 004):
 
-Contract plans (activity per point of delivery in the first simulated year)
-are published in ``ctx.state["contracts.plan"]`` ``(C, P)`` for the activity
-mechanism, which realises them; each month this mechanism reads
-``ctx.state["activity.realised"]`` ``(R, C, P)`` and publishes the value of
-that activity at tariff, ``ctx.state["contracts.activity_value"]`` ``(R, C)``
-in GBP m, which providers' variable costs follow.
+* **activity** (Payment by Results): the plan's value at tariff (units x price x
+  market forces factor x accepted case mix) is paid in twelve instalments on
+  account; at year end actual activity is valued the same way, emergency
+  activity above its baseline at the marginal rate where the tariff sets one,
+  and the difference is paid (or refunded);
+* **block**: a fixed annual sum in twelve instalments, whatever the activity;
+* **blended** (aligned payment and incentive): the plan's value on account, and
+  at year end a variable element of ``variable_rate`` x price for activity
+  above or below plan.
 
-Source: the national tariff and NHS standard contract (seeds 002, 004).
+Payments are ``contract_payment`` postings (recurrent) from commissioner to
+provider. The provider's reported case mix is the case mix the commissioner
+accepted (1 at the start) raised by its coding drift; the difference is the
+*coding* component of what it bills. If a commissioner has challenged a
+contract (``disputes.challenged``), the reconciliation withholds the disputed
+sum (the coding component, or the value above plan) and publishes it as
+``contracts.withheld`` for :mod:`finsim.mechanisms.disputes`, which settles it
+and may move ``contracts.accepted_case_mix`` or ``contracts.baseline_adjustment``
+(GBP m added to the plan's value, grown with the tariff) for following years.
+
+Each contract's year is reported in ``res.table("contracts")``: plan value,
+value due, paid on account, withheld and the year-end reconciliation.
+Publishes ``contracts.activity_value`` ``(R, C)``, the month's activity at
+tariff without coding drift (what the provider's variable costs follow).
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from finsim.scenario.validate import References
 
 #: GBP per unit x units -> GBP m.
 PER_MILLION = 1e-6
+TYPES = ("activity", "block", "blended")
 
 
 class Contract(StrictModel):
@@ -42,7 +54,7 @@ class Contract(StrictModel):
     id: Id
     commissioner: Id
     provider: Id
-    type: Literal["activity", "block"] = "activity"
+    type: Literal["activity", "block", "blended"] = "activity"
     plan: dict[str, float] = Field(
         default_factory=dict,
         description="planned activity per point of delivery in the first simulated year, units",
@@ -55,11 +67,34 @@ class Contract(StrictModel):
         description="block contracts: growth of the value into each year "
         "(default: the tariff's cost uplift less efficiency)",
     )
+    variable_rate: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="blended contracts: share of price paid for activity off plan",
+    )
+    emergency_baseline: dict[str, float] | None = Field(
+        default=None,
+        description="units above which emergency activity is paid at the marginal rate, first "
+        "year (default: the plan), grown with the plan",
+    )
+
+
+def plan_matrix(
+    contracts: list[Contract], pods: tuple[str, ...], field: str = "plan"
+) -> np.ndarray:
+    """Each contract's first-year units per point of delivery, ``(C, P)``."""
+    pod_index = {p: i for i, p in enumerate(pods)}
+    out = np.zeros((len(contracts), len(pods)))
+    for i, contract in enumerate(contracts):
+        for pod, units in (getattr(contract, field) or {}).items():
+            out[i, pod_index[pod]] = units
+    return out
 
 
 @register_mechanism
 class Contracts(Mechanism):
-    """Activity-based and block contracts paying providers each month."""
+    """Activity-based, block and blended contracts paying providers each month."""
 
     section = "contracts"
     Config = list[Contract]
@@ -68,25 +103,48 @@ class Contracts(Mechanism):
     def __init__(self, config: list[Contract], ctx: Context) -> None:
         super().__init__(config, ctx)
         economy = ctx.economy
+        R, C = ctx.R, len(config)
+        self.ids = np.array([c.id for c in config], dtype=object)
         self.pods: tuple[str, ...] = ctx.state.get("tariff.pods", ())
         self.commissioner = economy.indices([c.commissioner for c in config])
         self.provider = economy.indices([c.provider for c in config])
-        pod_index = {p: i for i, p in enumerate(self.pods)}
-        self.plan = np.zeros((len(config), len(self.pods)))
-        for i, contract in enumerate(config):
-            for pod, units in contract.plan.items():
-                self.plan[i, pod_index[pod]] = units
-        self.is_block = np.array([c.type == "block" for c in config], dtype=bool)
+        self.plan = plan_matrix(config, self.pods)
+        given = np.array([c.emergency_baseline is not None for c in config], dtype=bool)
+        self.emergency_base = np.where(
+            given[:, None], plan_matrix(config, self.pods, "emergency_baseline"), self.plan
+        )
+        self.kind = np.array([TYPES.index(c.type) for c in config], dtype=np.int64)
         self.block_value = np.array([c.value or 0.0 for c in config], dtype=np.float64)
-        provider_mff = {
-            p.id: p.market_forces_factor
-            for p in ctx.scenario.model.organisations.providers  # type: ignore[attr-defined]
-        }
-        self.mff = np.array([provider_mff[c.provider] for c in config], dtype=np.float64)
-        ctx.state["contracts.plan"] = self.plan
-        ctx.state["contracts.provider"] = self.provider
-        ctx.state["contracts.commissioner"] = self.commissioner
+        self.variable_rate = np.array([c.variable_rate for c in config], dtype=np.float64)
+        mff = {p.id: p.market_forces_factor for p in ctx.scenario.model.organisations.providers}  # type: ignore[attr-defined]
+        self.mff = np.array([mff[c.provider] for c in config], dtype=np.float64)
         self.tariff = ctx.scenario.model.tariff  # type: ignore[attr-defined]
+        self.state = ctx.state
+        self.plan_factor = 1.0
+        self.uplift = np.zeros(C)
+        # state other mechanisms read or move
+        self.accepted = np.ones((R, C))
+        self.adjustment = np.zeros((R, C))
+        ctx.state.update(
+            {
+                "contracts.ids": self.ids,
+                "contracts.plan": self.plan,
+                "contracts.provider": self.provider,
+                "contracts.commissioner": self.commissioner,
+                "contracts.accepted_case_mix": self.accepted,
+                "contracts.baseline_adjustment": self.adjustment,
+                "contracts.accept": self.accept,
+                "contracts.plan_value_now": lambda: self.plan_value,
+            }
+        )
+        self._reset_year(R, C)
+
+    def _reset_year(self, R: int, C: int) -> None:
+        self.plan_value = np.zeros((R, C))
+        self.on_account = np.zeros((R, C))
+        self.units_ytd = np.zeros((R, C, len(self.pods)))
+        self.true_value_ytd = np.zeros((R, C))
+        self.reported = np.ones((R, C))
 
     @classmethod
     def check(cls, config: list[Contract], refs: References) -> None:
@@ -103,51 +161,160 @@ class Contracts(Mechanism):
             seen.setdefault(contract.id, i)
             refs.org(path + ("commissioner",), contract.commissioner, ("commissioner",))
             refs.org(path + ("provider",), contract.provider, ("provider",))
-            for pod, units in contract.plan.items():
-                if pod not in pods:
-                    where = "the tariff's prices" if pods else "a 'tariff' section (none is given)"
-                    refs.add(
-                        path + ("plan", pod),
-                        f"unknown point of delivery '{pod}'; expected one of {where}",
-                        did_you_mean(pod, pods),
-                    )
-                if units < 0:
-                    refs.add(path + ("plan", pod), f"expected activity >= 0, got {units}")
+            for field in ("plan", "emergency_baseline"):
+                for pod, units in (getattr(contract, field) or {}).items():
+                    if pod not in pods:
+                        where = (
+                            "the tariff's prices" if pods else "a 'tariff' section (none is given)"
+                        )
+                        refs.add(
+                            path + (field, pod),
+                            f"unknown point of delivery '{pod}'; expected one of {where}",
+                            did_you_mean(pod, pods),
+                        )
+                    if units < 0:
+                        refs.add(path + (field, pod), f"expected activity >= 0, got {units}")
             if contract.type == "block" and contract.value is None:
                 refs.add(path + ("value",), "a block contract needs its annual value, GBP m")
-            if contract.type == "activity" and not contract.plan:
+            if contract.type != "block" and not contract.plan:
                 refs.add(
                     path + ("plan",),
-                    "an activity contract needs a plan of activity per point of delivery",
+                    f"an {contract.type} contract needs a plan of activity per point of delivery",
                 )
 
     def phases(self) -> Mapping[str, Callable[[Context], None]]:
-        return {"year_start": self.new_year, "billing": self.bill, "payment": self.pay}
+        return {
+            "year_start": self.new_year,
+            "billing": self.bill,
+            "payment": self.pay,
+            "year_end": self.reconcile,
+        }
+
+    # -- the year's plan -------------------------------------------------------------------
+    def _value(self, units: np.ndarray, case_mix: np.ndarray) -> np.ndarray:
+        """GBP m of units (R or 1, C, P) at this year's prices, mff and case mix (R, C)."""
+        price = self.price()
+        return (units @ price) * self.mff * case_mix * PER_MILLION
+
+    def price(self) -> np.ndarray:
+        return np.asarray(self.state["tariff.price"]) if self.pods else np.zeros(0)
+
+    def _set_plan_value(self) -> None:
+        plan_units = np.asarray(self.state.get("activity.plan", self.plan))
+        self.reported = self.accepted * (1.0 + self.uplift)
+        self.plan_value = np.where(
+            self.kind == TYPES.index("block"),
+            self.block_value,
+            self._value(plan_units[None], self.accepted) + self.adjustment,
+        )
+
+    def accept(
+        self, ctx: Context, share: np.ndarray, disputed_fy: int, basis: str, amount: np.ndarray
+    ) -> None:
+        """A settled dispute moves the contract's basis for the years after ``disputed_fy``.
+
+        ``share`` (R, C) is the provider's share of the outcome (1 = it won all). On the
+        case-mix basis the accepted case mix moves that share of the way to the case mix
+        reported in the disputed year; on the activity basis ``share x amount`` GBP m joins
+        the plan's value. If the current year is after the disputed one, its plan changes too
+        (what was paid on account is trued up at year end).
+        """
+        if basis == "case_mix":
+            disputed_reported = self.state["contracts.reported_by_year"][disputed_fy]
+            self.accepted += share * (disputed_reported - self.accepted)
+        else:
+            self.adjustment += share * amount
+        if ctx.fy > disputed_fy:
+            self._set_plan_value()
 
     def new_year(self, ctx: Context) -> None:
-        """Uplift block values into the new year."""
-        if ctx.fy == 0:
-            return
-        year = ctx.fy_start_year
-        default = 0.0
-        if self.tariff is not None:
-            default = self.tariff.cost_uplift.at(year) - self.tariff.efficiency.at(year)
-        growth = np.array(
-            [c.growth.at(year) if c.growth is not None else default for c in self.config]
-        )
-        self.block_value *= 1.0 + growth
+        """Set the year's plan value and reported case mix; uplift block values and adjustments."""
+        R, C = ctx.R, len(self.config)
+        if ctx.fy > 0:
+            year = ctx.fy_start_year
+            net = 0.0
+            if self.tariff is not None:
+                net = self.tariff.cost_uplift.at(year) - self.tariff.efficiency.at(year)
+            growth = np.array(
+                [c.growth.at(year) if c.growth is not None else net for c in self.config]
+            )
+            self.block_value *= 1.0 + growth
+            self.adjustment *= 1.0 + net
+        self._reset_year(R, C)
+        plan_units = np.asarray(ctx.state.get("activity.plan", self.plan))
+        self.plan_factor = plan_units.sum() / self.plan.sum() if self.plan.sum() > 0 else 1.0
+        self.uplift = np.asarray(ctx.state.get("activity.case_mix_uplift", np.zeros(C)))
+        self._set_plan_value()
+        ctx.state.setdefault("contracts.reported_by_year", {})[ctx.fy] = self.reported
 
+    # -- monthly -----------------------------------------------------------------------------
     def bill(self, ctx: Context) -> None:
-        """Value the month's realised activity at tariff (GBP m), per contract."""
+        """Count the month's activity; publish its true value at tariff (GBP m) per contract."""
         realised = ctx.state.get("activity.realised")
         if realised is None or not self.pods:
-            self.activity_value = np.zeros((ctx.R, len(self.config)))
+            value = np.zeros((ctx.R, len(self.config)))
         else:
-            price = ctx.state["tariff.price"]
-            self.activity_value = (realised @ price) * self.mff * PER_MILLION
-        ctx.state["contracts.activity_value"] = self.activity_value
+            self.units_ytd += realised
+            value = self._value(realised, np.ones((ctx.R, len(self.config))))
+        self.true_value_ytd += value
+        ctx.state["contracts.activity_value"] = value
+        ctx.state["contracts.ytd"] = {
+            "months": ctx.month,
+            "plan": self.plan_value * ctx.month / 12.0,
+            "reported": self.true_value_ytd * self.reported,
+            "accepted": self.true_value_ytd * self.accepted,
+        }
 
     def pay(self, ctx: Context) -> None:
-        """Pay activity contracts for activity, block contracts a twelfth of their value."""
-        amount = np.where(self.is_block, self.block_value / 12.0, self.activity_value)
+        """Pay a twelfth of each contract's plan (or block) value on account."""
+        amount = self.plan_value / 12.0
+        self.on_account += amount
         ctx.ledger.post(self.commissioner, self.provider, amount, "contract_payment")
+
+    # -- year end ----------------------------------------------------------------------------
+    def due(self, ctx: Context, case_mix: np.ndarray) -> np.ndarray:
+        """What the year's actual activity earns (R, C), GBP m, at a case mix."""
+        units = self.units_ytd
+        rule = ctx.state.get("tariff.marginal_rate")
+        if rule is not None:
+            mask, rate = rule
+            base = self.emergency_base * self.plan_factor
+            above = np.maximum(units - base, 0.0)
+            units = np.where(mask, units - (1.0 - rate) * above, units)
+        actual = self._value(units, case_mix) + self.adjustment
+        blended = self.plan_value + self.variable_rate * (actual - self.plan_value)
+        by_type = np.stack([actual, self.plan_value, blended])
+        return np.take_along_axis(by_type, np.broadcast_to(self.kind, actual.shape)[None], axis=0)[
+            0
+        ]
+
+    def reconcile(self, ctx: Context) -> None:
+        """Settle actual against plan; withhold what a commissioner has challenged."""
+        due = self.due(ctx, self.reported)
+        challenged = ctx.state.get("disputes.challenged", {}).get(ctx.fy)
+        withheld = np.zeros_like(due)
+        if challenged is not None:
+            basis = ctx.state.get("disputes.basis", "case_mix")
+            if basis == "case_mix":
+                disputed = due - self.due(ctx, self.accepted)
+            else:
+                disputed = due - self.plan_value
+            withheld = np.where(challenged, np.maximum(disputed, 0.0), 0.0)
+        # a block is its value: nothing to reconcile (not even rounding in the twelfths)
+        payment = np.where(self.kind == TYPES.index("block"), 0.0, due - self.on_account - withheld)
+        ctx.ledger.post(self.commissioner, self.provider, payment, "contract_payment")
+        ctx.state.setdefault("contracts.withheld", {})[ctx.fy] = withheld
+        ctx.records.record(
+            "contracts",
+            self.provider,
+            {
+                "contract": self.ids,
+                "commissioner": np.array(ctx.economy.ids, dtype=object)[self.commissioner],
+            },
+            plan_value=self.plan_value,
+            due=due,
+            on_account=self.on_account,
+            withheld=withheld,
+            reconciliation=payment,
+            case_mix=self.reported,
+        )

@@ -1,14 +1,24 @@
-"""The national tariff: a price per point of delivery, moved each year.
+"""The national tariff: a price per point of delivery, moved each year, and its national rules.
 
 What it models: under Payment by Results each unit of activity at a point of
 delivery (an elective admission, a first outpatient attendance...) is paid at a
 national price, adjusted for the provider's market forces factor. Each year
 prices move by the cost uplift less the efficiency factor (e.g. 2014/15:
-+2.5% - 4%; 2016/17: +3.1% - 2%; 2019/20: +3.8% - 1.1%).
++2.5% - 4%; 2016/17: +3.1% - 2%; 2019/20: +3.8% - 1.1%), unless the scenario
+gives the year's published price for a point of delivery, which then applies.
 
-Prices are given in GBP per unit for the first simulated year. The points of
-delivery a scenario uses are the keys of ``prices``; contracts plan activity
-against them. Sets ``ctx.state["tariff.price"]``, shape ``(P,)``, at each
+National rules carried with the tariff:
+
+* the **emergency marginal rate**: emergency admissions above a baseline are
+  paid at a share of price (30% from 2010/11 to 2014/15, 50% in 2015/16, 70%
+  from 2016/17 to 2018/19, then replaced by blended payment), applied by
+  :mod:`finsim.mechanisms.contracts` at the year-end reconciliation;
+* the optional **short-stay emergency adjustment**: a share of emergency
+  admissions are short stays paid at a reduced price, lowering the average
+  non-elective price.
+
+Prices are in GBP per unit. Sets ``ctx.state["tariff.price"]`` ``(P,)`` (the
+average price actually paid per unit, after the short-stay adjustment) at each
 year start, and ``ctx.state["tariff.pods"]``.
 """
 
@@ -19,10 +29,11 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from pydantic import Field
 
+from finsim.errors import did_you_mean
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
-from finsim.scenario.params import ByYear
+from finsim.scenario.params import ByYear, NonNegativeByYear
 from finsim.scenario.validate import References
 
 #: Points of delivery with conventional names; a scenario may add its own.
@@ -37,12 +48,28 @@ STANDARD_PODS = (
 )
 
 
-class TariffConfig(StrictModel):
-    """National prices and how they move."""
+class MarginalRate(StrictModel):
+    """Emergency activity above a baseline paid at a share of price."""
 
-    prices: dict[str, float] = Field(
+    rate: ByYear = Field(description="share of price paid above the baseline (0.3, 0.5, 0.7)")
+    pods: list[str] = Field(default_factory=lambda: ["non_elective"])
+
+
+class ShortStay(StrictModel):
+    """Short-stay emergency admissions paid at a reduced price."""
+
+    pod: str = "non_elective"
+    share: float = Field(ge=0, le=1, description="share of admissions that are short stays")
+    reduction: float = Field(ge=0, le=1, description="price reduction for a short stay")
+
+
+class TariffConfig(StrictModel):
+    """National prices, how they move, and national payment rules."""
+
+    prices: dict[str, NonNegativeByYear] = Field(
         min_length=1,
-        description="GBP per unit of activity in the first simulated year, by point of delivery",
+        description="GBP per unit by point of delivery: the first simulated year's price, "
+        "and any later year's published price",
     )
     cost_uplift: ByYear = Field(
         default_factory=lambda: ByYear.constant(0.0),
@@ -52,6 +79,8 @@ class TariffConfig(StrictModel):
         default_factory=lambda: ByYear.constant(0.0),
         description="efficiency factor deducted from the uplift each year (0.02 = 2%)",
     )
+    emergency_marginal_rate: MarginalRate | None = None
+    short_stay_emergency: ShortStay | None = None
 
 
 @register_mechanism
@@ -65,21 +94,47 @@ class Tariff(Mechanism):
     def __init__(self, config: TariffConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
         self.pods = tuple(config.prices)
-        self.price = np.array([config.prices[p] for p in self.pods], dtype=np.float64)
+        self.list_price = np.zeros(len(self.pods))
+        self.price = np.zeros(len(self.pods))
         ctx.state["tariff.pods"] = self.pods
         ctx.state["tariff.price"] = self.price
+        ctx.state["tariff.marginal_rate"] = None
 
     @classmethod
     def check(cls, config: TariffConfig, refs: References) -> None:
-        for pod, price in config.prices.items():
-            if price < 0:
-                refs.add(("tariff", "prices", pod), f"expected a price >= 0, got {price}")
+        pods = list(config.prices)
+        rules: list[tuple[tuple[str | int, ...], str]] = []
+        if config.emergency_marginal_rate is not None:
+            rules += [
+                (("tariff", "emergency_marginal_rate", "pods", i), pod)
+                for i, pod in enumerate(config.emergency_marginal_rate.pods)
+            ]
+        if config.short_stay_emergency is not None:
+            rules.append(
+                (("tariff", "short_stay_emergency", "pod"), config.short_stay_emergency.pod)
+            )
+        for path, pod in rules:
+            if pod not in pods:
+                refs.add(path, f"unknown point of delivery '{pod}'", did_you_mean(pod, pods))
 
     def phases(self) -> Mapping[str, Callable[[Context], None]]:
-        return {"year_start": self.move_prices}
+        return {"year_start": self.set_prices}
 
-    def move_prices(self, ctx: Context) -> None:
-        """Apply the year's cost uplift less efficiency to every price (from the second year)."""
-        if ctx.fy > 0:
-            year = ctx.fy_start_year
-            self.price *= 1.0 + self.config.cost_uplift.at(year) - self.config.efficiency.at(year)
+    def set_prices(self, ctx: Context) -> None:
+        """The year's prices: published where given, else last year's moved by uplift less efficiency."""
+        year = ctx.fy_start_year
+        move = 1.0 + self.config.cost_uplift.at(year) - self.config.efficiency.at(year)
+        for i, pod in enumerate(self.pods):
+            given = self.config.prices[pod]
+            if ctx.fy == 0 or given.given_for(year):
+                self.list_price[i] = given.at(year)
+            else:
+                self.list_price[i] *= move
+        self.price[:] = self.list_price
+        short = self.config.short_stay_emergency
+        if short is not None:
+            self.price[self.pods.index(short.pod)] *= 1.0 - short.share * short.reduction
+        rule = self.config.emergency_marginal_rate
+        if rule is not None:
+            mask = np.isin(np.array(self.pods), rule.pods)
+            ctx.state["tariff.marginal_rate"] = (mask, rule.rate.at(year))

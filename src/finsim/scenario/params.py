@@ -60,6 +60,10 @@ class ByYear:
             )
         return self._values[i]
 
+    def given_for(self, start_year: int) -> bool:
+        """Whether a value is written for exactly this year (a constant counts for none)."""
+        return start_year in self._starts
+
     def series(self, start_year: int, n_years: int) -> list[float]:
         """The values for ``n_years`` consecutive years from ``start_year``."""
         return [self.at(start_year + i) for i in range(n_years)]
@@ -94,7 +98,9 @@ class ByYear:
             )
         if not math.isfinite(value):
             raise PydanticCustomError(
-                "by_year", "expected a finite number{where}, got {got}", {"where": where, "got": value}
+                "by_year",
+                "expected a finite number{where}, got {got}",
+                {"where": where, "got": value},
             )
         if cls.minimum is not None and value < cls.minimum:
             raise PydanticCustomError(

@@ -1,0 +1,118 @@
+"""CQUIN: Commissioning for Quality and Innovation payments on top of contract value.
+
+What it models: a share of each contract's value (2.5% in 2016/17, 1.25% in
+2019/20) is earned by meeting quality goals. Commissioners pay it monthly on
+account at the expected achievement, and at year end the provider keeps the
+share of the scheme it actually achieved: the difference is paid or refunded.
+Achievement is a given rate or, with ``sd``, a beta-distributed draw per
+contract and year (mean ``mean``), so some providers lose part of it.
+
+Postings: ``cquin`` (recurrent) from commissioner to provider. Reads
+``contracts.plan_value`` through the contracts mechanism's state. Reports
+``res.table("cquin")``: value at stake, achievement and earned per contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+from scipy import stats
+
+from finsim.mechanisms.base import Context, Mechanism
+from finsim.registry import register_mechanism
+from finsim.scenario.models import StrictModel
+from finsim.scenario.params import NonNegativeByYear
+from finsim.scenario.validate import References
+
+
+class Achievement(StrictModel):
+    mean: float = Field(ge=0, le=1)
+    sd: float = Field(default=0.0, ge=0, le=0.5)
+
+    @model_validator(mode="after")
+    def _possible(self) -> Achievement:
+        if self.sd > 0 and self.sd**2 >= self.mean * (1 - self.mean):
+            raise ValueError(
+                f"a share with mean {self.mean} cannot have sd {self.sd}: "
+                f"sd must be below {np.sqrt(self.mean * (1 - self.mean)):.3f}"
+            )
+        return self
+
+
+class CquinConfig(StrictModel):
+    """The CQUIN scheme."""
+
+    share: NonNegativeByYear = Field(description="share of contract value at stake (0.025 = 2.5%)")
+    achievement: float | Achievement = Field(
+        default=1.0,
+        description="share of the scheme earned: a rate, or {mean, sd} drawn per contract",
+    )
+    contract_types: list[Literal["activity", "block", "blended"]] = Field(
+        default_factory=lambda: ["activity", "block", "blended"]
+    )
+
+
+@register_mechanism
+class Cquin(Mechanism):
+    """Quality incentive payments: on account at expected achievement, reconciled at year end."""
+
+    section = "cquin"
+    Config = CquinConfig
+    config: CquinConfig
+
+    def __init__(self, config: CquinConfig, ctx: Context) -> None:
+        super().__init__(config, ctx)
+        contracts = ctx.scenario.model.contracts or []  # type: ignore[attr-defined]
+        self.applies = np.array([c.type in config.contract_types for c in contracts], dtype=bool)
+        self.commissioner = ctx.state.get("contracts.commissioner", np.zeros(0, np.int64))
+        self.provider = ctx.state.get("contracts.provider", np.zeros(0, np.int64))
+        self.ids = ctx.state.get("contracts.ids", np.zeros(0, object))
+        self.at_stake = np.zeros((ctx.R, self.applies.size))
+        self.paid = np.zeros_like(self.at_stake)
+        a = config.achievement
+        self.mean = a if isinstance(a, float) else a.mean
+
+    @classmethod
+    def check(cls, config: CquinConfig, refs: References) -> None:
+        if getattr(refs.model, "contracts", None) is None:
+            refs.add(
+                ("cquin",), "CQUIN is paid on contracts: the scenario has no 'contracts' section"
+            )
+
+    def phases(self) -> Mapping[str, Callable[[Context], None]]:
+        return {"payment": self.pay, "year_end": self.reconcile}
+
+    def pay(self, ctx: Context) -> None:
+        """Pay a twelfth of the expected CQUIN on account (the value at stake is set in M1)."""
+        if ctx.month == 1:
+            plan_value = ctx.state["contracts.plan_value_now"]()
+            self.at_stake = plan_value * self.config.share.at(ctx.fy_start_year) * self.applies
+            self.paid[:] = 0.0
+        amount = self.at_stake * self.mean / 12.0
+        self.paid += amount
+        ctx.ledger.post(self.commissioner, self.provider, amount, "cquin")
+
+    def achieved(self, ctx: Context) -> np.ndarray:
+        a = self.config.achievement
+        if isinstance(a, float) or a.sd == 0:
+            return np.full(self.at_stake.shape, self.mean)
+        common = self.mean * (1 - self.mean) / a.sd**2 - 1.0
+        u = self.rng.uniform("achievement", ctx.fy, shape=(self.at_stake.shape[1],))
+        return stats.beta.ppf(u, self.mean * common, (1 - self.mean) * common)
+
+    def reconcile(self, ctx: Context) -> None:
+        """Pay (or recover) the difference between CQUIN earned and paid on account."""
+        achievement = self.achieved(ctx)
+        earned = self.at_stake * achievement
+        ctx.ledger.post(self.commissioner, self.provider, earned - self.paid, "cquin")
+        ctx.records.record(
+            "cquin",
+            self.provider,
+            {"contract": self.ids},
+            at_stake=self.at_stake,
+            achievement=achievement,
+            earned=earned,
+        )
