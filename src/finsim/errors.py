@@ -54,7 +54,7 @@ class Problem:
         return text
 
 
-@dataclass
+@dataclass(eq=False)  # an exception compares (and hashes) by identity
 class ScenarioError(Exception):
     """A scenario (file, variant or option) that finsim cannot use.
 

@@ -40,7 +40,12 @@ def unregister_mechanism(section: str) -> None:
 
 
 def mechanisms() -> dict[str, type[Mechanism]]:
-    """The registered mechanism classes by section, in registration order."""
+    """The registered mechanism classes by section, in the order they act within a phase.
+
+    That order is each class's ``order`` (built-ins 10-80, others 100 by default), then
+    registration order.
+    """
     import finsim.mechanisms  # noqa: F401  (registers the built-ins on first use)
 
-    return dict(_MECHANISMS)
+    ranked = sorted(enumerate(_MECHANISMS.items()), key=lambda item: (item[1][1].order, item[0]))
+    return {section: cls for _, (section, cls) in ranked}

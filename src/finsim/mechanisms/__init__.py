@@ -1,16 +1,19 @@
-"""The built-in mechanisms, registered in the order they run within a phase.
+"""The built-in mechanisms.
 
 Importing this package registers them; see :mod:`finsim.mechanisms.base` for the
-interface and :func:`finsim.register_mechanism` to add your own. The order of the
-imports below is the order in which mechanisms act within a phase.
+interface and :func:`finsim.register_mechanism` to add your own. Within a phase,
+mechanisms act in the order of their ``order`` attribute: allocations (10),
+tariff (20), activity (30), contracts (40), cquin (50), disputes (60), costs (70),
+transfers (80); a user's mechanism defaults to 100.
 """
 
-# ruff: noqa: I001, F401  (the import order is the registration order)
-from finsim.mechanisms import allocations
-from finsim.mechanisms import tariff
-from finsim.mechanisms import activity
-from finsim.mechanisms import contracts
-from finsim.mechanisms import cquin
-from finsim.mechanisms import disputes
-from finsim.mechanisms import costs
-from finsim.mechanisms import transfers
+from finsim.mechanisms import (  # noqa: F401
+    activity,
+    allocations,
+    contracts,
+    costs,
+    cquin,
+    disputes,
+    tariff,
+    transfers,
+)

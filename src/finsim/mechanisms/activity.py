@@ -86,6 +86,7 @@ class Activity(Mechanism):
     """Realised activity per contract and point of delivery, each month, and coding drift."""
 
     section = "activity"
+    order = 30
     Config = ActivityConfig
     config: ActivityConfig
 

@@ -272,6 +272,7 @@ class Allocations(Mechanism):
     """Streams, targets, pace of change and monthly draw-down of allocations."""
 
     section = "allocations"
+    order = 10
     Config = AllocationsConfig
     config: AllocationsConfig
 

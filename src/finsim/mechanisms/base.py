@@ -139,6 +139,8 @@ class Mechanism:
     section: ClassVar[str]
     #: The pydantic model (or type) of that section.
     Config: ClassVar[Any]
+    #: Where the mechanism acts within a phase: lower first (built-ins 10-80).
+    order: ClassVar[int] = 100
 
     def __init__(self, config: Any, ctx: Context) -> None:
         self.config = config

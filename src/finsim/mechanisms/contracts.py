@@ -97,6 +97,7 @@ class Contracts(Mechanism):
     """Activity-based, block and blended contracts paying providers each month."""
 
     section = "contracts"
+    order = 40
     Config = list[Contract]
     config: list[Contract]
 

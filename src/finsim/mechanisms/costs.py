@@ -59,6 +59,7 @@ class Costs(Mechanism):
     """Providers' and commissioners' operating costs and providers' other income."""
 
     section = "costs"
+    order = 70
     Config = CostsConfig
     config: CostsConfig
 

@@ -60,6 +60,7 @@ class Cquin(Mechanism):
     """Quality incentive payments: on account at expected achievement, reconciled at year end."""
 
     section = "cquin"
+    order = 50
     Config = CquinConfig
     config: CquinConfig
 

@@ -93,6 +93,7 @@ class Disputes(Mechanism):
     """Challenges at a review month, withheld sums, escalation to expert determination."""
 
     section = "disputes"
+    order = 60
     Config = DisputesConfig
     config: DisputesConfig
 

@@ -88,6 +88,7 @@ class Tariff(Mechanism):
     """National prices by point of delivery, uplifted net of efficiency each year."""
 
     section = "tariff"
+    order = 20
     Config = TariffConfig
     config: TariffConfig
 

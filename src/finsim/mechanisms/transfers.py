@@ -132,6 +132,7 @@ class Transfers(Mechanism):
     """Dated transfers between bodies, recurrent or not, revenue or capital."""
 
     section = "transfers"
+    order = 80
     Config = list[Transfer]
     config: list[Transfer]
 

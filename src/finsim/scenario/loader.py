@@ -11,50 +11,66 @@ from pydantic import BaseModel
 
 from finsim.calendar import Calendar, parse_fy
 from finsim.errors import Problem, ScenarioError, did_you_mean
-from finsim.scenario.merge import deep_merge
+from finsim.scenario.merge import deep_merge, merge_lines
 from finsim.scenario.validate import PathKey, validate_document
 from finsim.scenario.yamlio import parse_yaml, read_yaml
 
 BASELINE = "baseline"
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_NOT_IN_VARIANTS = ("variants", "extends")
 
+#: Where each field path of a document was written: (file, line).
 Lines = dict[PathKey, tuple[str, int]]
 
 
-def _read_chain(path: Path, stack: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Lines]:
+def _read_file(path: Path, stack: tuple[tuple[Path, str], ...]) -> tuple[dict[str, Any], Lines]:
     """Read a file and the files it ``extends:``, merged base first."""
-    resolved = path.resolve()
-    if resolved in stack:
-        cycle = " -> ".join(str(p) for p in (*stack, resolved))
-        raise ScenarioError.single("extends", f"cyclic 'extends': {cycle}", str(stack[-1]))
     data, raw_lines = read_yaml(path)
     lines: Lines = {k: (str(path), v) for k, v in raw_lines.items()}
+    return _with_base(data, lines, str(path), path.parent, (*stack, (path.resolve(), str(path))))
+
+
+def _with_base(
+    data: Any,
+    lines: Lines,
+    source: str,
+    folder: Path,
+    stack: tuple[tuple[Path, str], ...] = (),
+) -> tuple[dict[str, Any], Lines]:
+    """Merge ``data`` onto the base it ``extends:`` (a path relative to ``folder``), if any."""
     if not isinstance(data, dict):
         raise ScenarioError.single(
             "(top level)",
-            f"expected a mapping with 'scenario' and 'organisations', got {type(data).__name__}",
-            str(path),
+            f"expected a mapping with 'scenario' and 'organisations', got {_kind(data)}",
+            source,
             1,
         )
     base_ref = data.get("extends")
     if base_ref is None:
         return data, lines
-    if not isinstance(base_ref, str):
+    line = lines.get(("extends",), (source, None))[1]
+    if not isinstance(base_ref, str) or not base_ref.strip():
         raise ScenarioError.single(
-            "extends", f"expected the path of a base file, got {base_ref!r}", str(path),
-            raw_lines.get(("extends",)),
+            "extends", f"expected the path of a base file, got {base_ref!r}", source, line
         )
-    base_path = (path.parent / base_ref)
-    if not base_path.exists():
+    base_path = folder / base_ref
+    seen = [shown for resolved, shown in stack if resolved == base_path.resolve()]
+    if seen:
+        chain = " -> ".join([*(shown for _, shown in stack), str(base_path)])
         raise ScenarioError.single(
-            "extends", f"base file '{base_ref}' not found (looked for {base_path})", str(path),
-            raw_lines.get(("extends",)),
+            "extends", f"cyclic 'extends': {chain} (a file cannot extend itself)", source, line
         )
-    base, base_lines = _read_chain(base_path, (*stack, resolved))
+    if not base_path.is_file():
+        raise ScenarioError.single(
+            "extends", f"base file '{base_ref}' not found (looked for {base_path})", source, line
+        )
+    base, base_lines = _read_file(base_path, stack)
     own = {k: v for k, v in data.items() if k != "extends"}
-    merged = deep_merge(base, own)
-    base_lines.update(lines)
-    return merged, base_lines
+    return deep_merge(base, own), merge_lines(base, own, base_lines, lines)
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "text", type(None): "nothing"}.get(type(value), repr(value))
 
 
 class Scenario:
@@ -65,45 +81,64 @@ class Scenario:
     mechanism's section is ``model.<section>``.
     """
 
-    __slots__ = ("_base_doc", "_data", "_lines", "_source", "_variants", "model", "variant")
+    __slots__ = ("_base", "_base_lines", "_data", "_source", "model", "variant")
+
+    _base: dict[str, Any]
+    _base_lines: Lines
+    _data: dict[str, Any]
+    _source: str
+    model: BaseModel
+    variant: str
 
     def __init__(
         self,
-        data: dict[str, Any],
-        lines: Lines,
+        base: dict[str, Any],
+        base_lines: Lines,
         source: str,
-        variants: dict[str, Any],
         variant: str = BASELINE,
-        base_doc: dict[str, Any] | None = None,
     ) -> None:
+        """Validate ``base`` (the merged document) with ``variant``'s overlay applied."""
+        if variant == BASELINE:
+            data, lines = base, base_lines
+        else:
+            data, lines = _apply(base, base_lines, source, variant)
         model, problems = validate_document(data, lines, source)
-        if variant != BASELINE:
-            problems = [_in_variant(p, variant) for p in problems]
         if model is None:
+            if variant != BASELINE:
+                problems = [_in_variant(p, variant) for p in problems]
             raise ScenarioError(problems)
-        self._data = data
-        self._base_doc = data if base_doc is None else base_doc
-        self._lines = lines
-        self._source = source
-        self._variants = variants
-        self.model: BaseModel = model
-        self.variant = variant
+        for name, value in (
+            ("_base", base),
+            ("_base_lines", base_lines),
+            ("_data", data),
+            ("_source", source),
+            ("model", model),
+            ("variant", variant),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a Scenario cannot be changed; use with_variant (setting {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a Scenario cannot be changed (deleting {name!r})")
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> Scenario:
-        """Validate a scenario given as plain data (as it would be read from YAML)."""
-        if not isinstance(data, dict):
-            raise ScenarioError.single("(top level)", "expected a mapping", source)
-        return cls._build(copy.deepcopy(data), {}, source)
+        """Validate a scenario given as plain data (as it would be read from YAML).
+
+        An ``extends:`` path is relative to the working folder.
+        """
+        merged, lines = _with_base(copy.deepcopy(data), {}, source, Path.cwd())
+        return cls._build(merged, lines, source)
 
     @classmethod
     def _build(cls, data: dict[str, Any], lines: Lines, source: str) -> Scenario:
-        variants = data.get("variants") or {}
-        base = cls(data, lines, source, variants if isinstance(variants, dict) else {})
+        base = cls(data, lines, source)
         # Every variant is validated whole now, before any value of it is used.
         problems: list[Problem] = []
-        for name in base._variants:
+        for name in base.variants:
             try:
                 base.with_variant(name)
             except ScenarioError as exc:
@@ -113,44 +148,22 @@ class Scenario:
         return base
 
     def with_variant(self, name: str) -> Scenario:
-        """This scenario with the named variant's overlay merged onto the base."""
-        if name == BASELINE:
-            if self.variant == BASELINE:
-                return self
-            return Scenario(self._base_doc, self._lines, self._source, self._variants)
-        if name not in self._variants:
+        """The base scenario with the named variant's overlay merged onto it.
+
+        Variants do not stack: ``sc.with_variant("a").with_variant("b")`` is the base
+        with ``b`` applied. ``"baseline"`` names the base itself.
+        """
+        if name == self.variant:
+            return self
+        if name != BASELINE and name not in self.variants:
             raise ScenarioError.single(
                 "variants",
-                f"unknown variant '{name}'; the file declares: "
-                f"{', '.join(self._variants) or '(none)'}",
+                f"unknown variant '{name}'; the file declares: {', '.join(self.variants) or '(none)'}",
                 self._source,
-                suggestion=did_you_mean(name, self._variants),
+                self._base_lines.get(("variants",), (None, None))[1],
+                did_you_mean(name, self.variants),
             )
-        overlay = self._variants[name]
-        where = ("variants", name)
-        if not _VARIANT_NAME.match(str(name)):
-            raise ScenarioError.single(
-                "variants", f"variant name {name!r} should be letters, digits, '_', '-' or '.'",
-                self._source,
-            )
-        if not isinstance(overlay, dict):
-            raise ScenarioError.single(
-                f"variants.{name}", "expected a mapping of the parts of the scenario to replace",
-                self._source, self._lines.get(where, (None, None))[1],
-            )
-        bad = [k for k in overlay if k in {"variants", "extends"}]
-        if bad:
-            raise ScenarioError.single(
-                f"variants.{name}.{bad[0]}", "a variant cannot declare variants or extend a file",
-                self._source, self._lines.get(where + (bad[0],), (None, None))[1],
-            )
-        base = {k: v for k, v in self._base_doc.items() if k != "variants"}
-        data = deep_merge(base, overlay)
-        lines = dict(self._lines)
-        for path, loc in self._lines.items():
-            if path[:2] == where and len(path) > 2:
-                lines[path[2:]] = loc
-        return Scenario(data, lines, self._source, self._variants, name, self._base_doc)
+        return Scenario(self._base, self._base_lines, self._source, name)
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -169,7 +182,7 @@ class Scenario:
     @property
     def variants(self) -> list[str]:
         """Names of the variants the file declares."""
-        return list(self._variants)
+        return list(self._base.get("variants") or {})
 
     @property
     def calendar(self) -> Calendar:
@@ -182,15 +195,48 @@ class Scenario:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Models are built at run time from the registry, so pickle the data, not the model.
-        return (_rebuild, (self._base_doc, self._source, self._variants, self.variant))
+        return (Scenario, (self._base, self._base_lines, self._source, self.variant))
 
     def __repr__(self) -> str:
         variant = "" if self.variant == BASELINE else f", variant={self.variant!r}"
         return f"Scenario({self.name!r}{variant}, source={self._source!r})"
 
 
-def _rebuild(base: dict[str, Any], source: str, variants: dict[str, Any], variant: str) -> Scenario:
-    return Scenario(base, {}, source, variants).with_variant(variant)
+def _apply(
+    base: dict[str, Any], base_lines: Lines, source: str, name: str
+) -> tuple[dict[str, Any], Lines]:
+    """The base document with variant ``name``'s overlay merged onto it, and its lines."""
+    where: PathKey = ("variants", name)
+
+    def line(path: PathKey) -> int | None:
+        return base_lines.get(path, (None, None))[1]
+
+    if not _VARIANT_NAME.match(name):
+        raise ScenarioError.single(
+            f"variants.{name}",
+            "a variant name should be letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit",
+            source,
+            line(where),
+        )
+    overlay = (base.get("variants") or {}).get(name)
+    if not isinstance(overlay, dict):
+        raise ScenarioError.single(
+            f"variants.{name}",
+            "expected a mapping of the parts of the scenario to replace",
+            source,
+            line(where),
+        )
+    bad = [k for k in overlay if k in _NOT_IN_VARIANTS]
+    if bad:
+        raise ScenarioError.single(
+            f"variants.{name}.{bad[0]}",
+            "a variant cannot declare variants or extend a file",
+            source,
+            line((*where, bad[0])),
+        )
+    plain = {k: v for k, v in base.items() if k != "variants"}
+    return deep_merge(plain, overlay), merge_lines(plain, overlay, base_lines, base_lines, where)
 
 
 def _in_variant(problem: Problem, variant: str) -> Problem:
@@ -213,7 +259,7 @@ def load_scenario(path: str | Path, variant: str | None = None) -> Scenario:
         raise ScenarioError.single("(file)", "file not found", str(path))
     if path.is_dir():
         raise ScenarioError.single("(file)", "expected a scenario file, got a folder", str(path))
-    data, lines = _read_chain(path)
+    data, lines = _read_file(path, ())
     scenario = Scenario._build(data, lines, str(path))
     return scenario.with_variant(variant) if variant else scenario
 
@@ -221,6 +267,6 @@ def load_scenario(path: str | Path, variant: str | None = None) -> Scenario:
 def loads_scenario(text: str, source: str = "<string>") -> Scenario:
     """Validate a scenario given as YAML text (``extends:`` is relative to the working folder)."""
     data, raw_lines = parse_yaml(text, source)
-    if not isinstance(data, dict):
-        raise ScenarioError.single("(top level)", "expected a mapping", source, 1)
-    return Scenario._build(data, {k: (source, v) for k, v in raw_lines.items()}, source)
+    lines: Lines = {k: (source, v) for k, v in raw_lines.items()}
+    merged, merged_lines = _with_base(data, lines, source, Path.cwd())
+    return Scenario._build(merged, merged_lines, source)

@@ -15,14 +15,19 @@ Nothing is modified in place: the result is a new structure.
 from __future__ import annotations
 
 import copy
+from collections.abc import Hashable
 from typing import Any
 
 
 def _is_id_list(value: Any) -> bool:
+    # an id that is itself a list or mapping is a mistake validation reports; merge it as data
     return (
         isinstance(value, list)
         and bool(value)
-        and all(isinstance(item, dict) and "id" in item for item in value)
+        and all(
+            isinstance(item, dict) and "id" in item and isinstance(item["id"], Hashable)
+            for item in value
+        )
     )
 
 
@@ -50,3 +55,75 @@ def deep_merge(base: Any, overlay: Any) -> Any:
                 merged.append(copy.deepcopy(item))
         return merged
     return copy.deepcopy(overlay)
+
+
+PathKey = tuple[str | int, ...]
+
+
+def merge_lines(
+    base: Any,
+    overlay: Any,
+    base_lines: dict[PathKey, Any],
+    overlay_lines: dict[PathKey, Any],
+    overlay_at: PathKey = (),
+) -> dict[PathKey, Any]:
+    """Where each value of ``deep_merge(base, overlay)`` was written.
+
+    ``base_lines`` maps field paths of ``base`` to their location, ``overlay_lines``
+    maps paths of the overlay (found under ``overlay_at``, e.g. ``("variants", "x")``)
+    to theirs. The result maps each path of the merged document to the location of
+    the value it came from, following the same rule as :func:`deep_merge`: an
+    overlay item merged by id onto ``contracts[3]`` is located at ``contracts[3]``,
+    an appended one at its new position, whatever its index in the overlay.
+    """
+    out: dict[PathKey, Any] = {}
+
+    def copy_from(value: Any, lines: dict[PathKey, Any], src: PathKey, dst: PathKey) -> None:
+        if src in lines:
+            out[dst] = lines[src]
+        if isinstance(value, dict):
+            for key, item in value.items():
+                copy_from(item, lines, src + (key,), dst + (key,))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                copy_from(item, lines, src + (i,), dst + (i,))
+
+    def merge(b: Any, o: Any, bpath: PathKey, opath: PathKey, mpath: PathKey) -> None:
+        if isinstance(b, dict) and isinstance(o, dict):
+            # the mapping itself stays where the base wrote it; its keys come from either
+            loc = base_lines.get(bpath, overlay_lines.get(opath))
+            if loc is not None:
+                out[mpath] = loc
+            for key, value in b.items():
+                if key not in o:
+                    copy_from(value, base_lines, bpath + (key,), mpath + (key,))
+            for key, value in o.items():
+                if value is None:
+                    continue
+                if key in b:
+                    merge(b[key], value, bpath + (key,), opath + (key,), mpath + (key,))
+                else:
+                    copy_from(value, overlay_lines, opath + (key,), mpath + (key,))
+        elif _is_id_list(b) and _is_id_list(o):
+            loc = base_lines.get(bpath, overlay_lines.get(opath))
+            if loc is not None:
+                out[mpath] = loc
+            position = {item["id"]: i for i, item in enumerate(b)}
+            overlaid = {item["id"] for item in o if item["id"] in position}
+            for i, item in enumerate(b):
+                if item["id"] not in overlaid:
+                    copy_from(item, base_lines, bpath + (i,), mpath + (i,))
+            appended: dict[Any, int] = {}
+            for j, item in enumerate(o):
+                if item["id"] in position:
+                    i = position[item["id"]]
+                    merge(b[i], item, bpath + (i,), opath + (j,), mpath + (i,))
+                else:
+                    # a new id given twice is merged onto its first appearance
+                    i = appended.setdefault(item["id"], len(b) + len(appended))
+                    copy_from(item, overlay_lines, opath + (j,), mpath + (i,))
+        else:
+            copy_from(o, overlay_lines, opath, mpath)
+
+    merge(base, overlay, (), overlay_at, ())
+    return out

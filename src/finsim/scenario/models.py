@@ -17,10 +17,10 @@ from finsim.calendar import parse_fy
 #: Ids of the accounts through which money enters and leaves the modelled NHS.
 EXTERNAL_ACCOUNTS = ("treasury", "external")
 
-Id = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", min_length=1, max_length=80),
-]
+#: What an organisation, contract or variant id may be written with.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=80)]
 Money = Annotated[float, Field(ge=0, description="GBP million")]
 
 
@@ -131,7 +131,9 @@ class Organisations(StrictModel):
 class BaseScenarioModel(StrictModel):
     """The part of every scenario file that is not a mechanism's section."""
 
-    extends: str | None = Field(default=None, description="path of a base file, relative to this one")
+    extends: str | None = Field(
+        default=None, description="path of a base file, relative to this one"
+    )
     scenario: Settings
     organisations: Organisations
     variants: dict[str, dict[str, Any]] = Field(

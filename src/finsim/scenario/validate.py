@@ -9,6 +9,7 @@ mechanism's ``check``.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from finsim.calendar import fy_label, parse_fy
 from finsim.errors import Problem, did_you_mean, format_path
 from finsim.registry import mechanisms
-from finsim.scenario.models import EXTERNAL_ACCOUNTS, BaseScenarioModel
+from finsim.scenario.models import EXTERNAL_ACCOUNTS, ID_PATTERN, BaseScenarioModel
 from finsim.scenario.params import ByYear
 
 PathKey = tuple[str | int, ...]
@@ -83,10 +84,47 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+#: pydantic's phrases, in a scenario writer's words (applied in order).
+_PHRASES = (
+    ("Input should be", "expected"),
+    ("Value error, ", ""),
+    ("Assertion failed, ", ""),
+    (r"expected a valid dictionary or instance of \w+", "expected a mapping"),
+    ("expected a valid dictionary", "expected a mapping"),
+    ("expected a valid list", "expected a list"),
+    ("expected a valid integer", "expected a whole number"),
+    ("expected a valid number", "expected a number"),
+    ("expected a valid string", "expected text"),
+    ("expected a valid boolean", "expected true or false"),
+    ("expected greater than or equal to", "expected a number >="),
+    ("expected greater than", "expected a number >"),
+    ("expected less than or equal to", "expected a number <="),
+    ("expected less than", "expected a number <"),
+    ("String should have", "expected text with"),
+    ("List should have", "expected a list with"),
+)
+_ID_HINT = "expected an id: letters, digits, '_', '-' or '.', starting with a letter or digit"
+
+
+def _in_words(err: Any) -> str:
+    if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == ID_PATTERN:
+        return _ID_HINT
+    msg = str(err["msg"])
+    for phrase, words in _PHRASES:
+        msg = re.sub(phrase, words, msg)
+    return msg
+
+
 def problems_from_validation(
     exc: ValidationError, model: type[BaseModel]
 ) -> Iterator[tuple[PathKey, str, str | None]]:
-    """Turn pydantic's errors into (path, message, suggestion), in the domain's words."""
+    """Turn pydantic's errors into (path, message, suggestion), in the domain's words.
+
+    When a value fits none of the forms a field allows (``ByYear | 'floor'``), pydantic
+    reports one error per form; they are joined into one problem.
+    """
+    union_messages: dict[PathKey, list[str]] = {}
+    out: list[tuple[PathKey, str, str | None]] = []
     for err in exc.errors(include_url=False):
         loc: PathKey = tuple(p for p in err["loc"] if not _is_union_tag(p))
         kind = err["type"]
@@ -96,15 +134,27 @@ def problems_from_validation(
             message = f"unknown key '{key}'"
             if allowed:
                 message += f"; expected one of: {', '.join(allowed)}"
-            yield loc, message, did_you_mean(key, allowed)
-        elif kind == "missing":
-            yield loc, "required field is missing", None
-        else:
-            msg = err["msg"]
-            msg = msg.replace("Input should be", "expected").replace("Value error, ", "")
-            if kind not in {"by_year"} and "input" in err and not isinstance(err["input"], dict):
-                msg += f", got {_describe(err['input'])}"
-            yield loc, msg, None
+            out.append((loc, message, did_you_mean(key, allowed)))
+            continue
+        if kind == "missing":
+            out.append((loc, "required field is missing", None))
+            continue
+        msg = _in_words(err)
+        if "input" in err and not isinstance(err["input"], dict):
+            got = _describe(err["input"])
+            if "got " not in msg and got not in msg:  # our own messages say what they got
+                msg += f", got {got}"
+        if len(loc) < len(err["loc"]):  # one form of a union
+            if loc in union_messages:
+                union_messages[loc].append(msg)
+                continue
+            union_messages[loc] = [msg]
+        out.append((loc, msg, None))
+    for loc, message, suggestion in out:
+        forms = union_messages.get(loc)
+        if forms and len(forms) > 1 and message == forms[0]:
+            message = "; or ".join(dict.fromkeys(forms))
+        yield loc, message, suggestion
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -130,7 +180,9 @@ class References:
         self.org_type: dict[str, str] = {name: "external" for name in EXTERNAL_ACCOUNTS}
         self.org_path: dict[str, PathKey] = {}
         orgs = model.organisations  # type: ignore[attr-defined]
-        entries: list[tuple[PathKey, str, Any]] = [(("organisations", "centre"), "centre", orgs.centre)]
+        entries: list[tuple[PathKey, str, Any]] = [
+            (("organisations", "centre"), "centre", orgs.centre)
+        ]
         for group, kind in (
             ("regions", "region"),
             ("systems", "system"),
@@ -143,7 +195,9 @@ class References:
             if org.id in EXTERNAL_ACCOUNTS:
                 self.add(path, f"'{org.id}' is reserved for the external account of that name")
             elif org.id in self.org_path:
-                self.add(path, f"duplicate id '{org.id}' (also {format_path(self.org_path[org.id])})")
+                self.add(
+                    path, f"duplicate id '{org.id}' (also {format_path(self.org_path[org.id])})"
+                )
             else:
                 self.org_type[org.id] = kind
                 self.org_path[org.id] = path
@@ -209,10 +263,70 @@ def _by_year_fields(value: Any, path: PathKey) -> Iterator[tuple[PathKey, ByYear
             yield from _by_year_fields(item, path + (key,))
 
 
+class _UncheckedSection(Exception):
+    """Raised when a cross-check reads a section whose types were wrong."""
+
+
+class _Unchecked:
+    """Stands for a section that failed type checks, in a partly validated model.
+
+    Reading anything from it abandons the cross-check that tried, so that a broken
+    section never causes misleading reference problems elsewhere.
+    """
+
+    __slots__ = ("section",)
+
+    def __init__(self, section: str) -> None:
+        self.section = section
+
+    def _refuse(self, *args: Any) -> Any:
+        raise _UncheckedSection(self.section)
+
+    __getattr__ = __iter__ = __len__ = __getitem__ = __contains__ = __bool__ = _refuse
+
+
+def _partial_model(
+    model_cls: type[BaseModel], data: dict[str, Any], exc: ValidationError
+) -> BaseModel | None:
+    """The model of the sections without type errors, or None if the settings or
+    organisations have some (cross-checks are meaningless without them)."""
+    bad = {err["loc"][0] if err["loc"] else None for err in exc.errors()}
+    if bad & {None, "scenario", "organisations"}:
+        return None
+    try:
+        valid = model_cls.model_validate({k: v for k, v in data.items() if k not in bad})
+    except ValidationError:
+        return None
+    fields = {name: getattr(valid, name) for name in type(valid).model_fields}
+    fields.update({str(s): _Unchecked(str(s)) for s in bad if s in model_cls.model_fields})
+    return model_cls.model_construct(**fields)
+
+
+def cross_check(model: BaseModel) -> list[tuple[PathKey, str, str | None]]:
+    """Reference problems of a (possibly partly) validated model: ids, regions, years."""
+    refs = References(model)
+    refs.check_years()
+    for section, cls in mechanisms().items():
+        config = getattr(model, section, None)
+        if config is None or isinstance(config, _Unchecked):
+            continue
+        before = len(refs.found)
+        try:
+            cls.check(config, refs)
+        except _UncheckedSection:
+            # the check needed a section with type errors: what it found may be misleading
+            del refs.found[before:]
+    return refs.found
+
+
 def validate_document(
     data: Any, lines: dict[PathKey, tuple[str, int]], default_file: str
 ) -> tuple[BaseModel | None, list[Problem]]:
-    """Validate a merged document; return (model or None, problems)."""
+    """Validate a merged document; return (model or None, problems).
+
+    Type problems are listed first; cross-references are checked too, in every
+    section whose types are right, so that one pass reports as much as it can.
+    """
 
     def problem(path: PathKey, message: str, suggestion: str | None) -> Problem:
         file, line = _locate(path, lines, default_file)
@@ -220,20 +334,23 @@ def validate_document(
 
     if not isinstance(data, dict):
         return None, [
-            problem((), f"expected a mapping with 'scenario' and 'organisations', got {_describe(data)}", None)
+            problem(
+                (),
+                f"expected a mapping with 'scenario' and 'organisations', got {_describe(data)}",
+                None,
+            )
         ]
     model_cls = scenario_model()
     try:
         model = model_cls.model_validate(data)
     except ValidationError as exc:
-        return None, [problem(*p) for p in problems_from_validation(exc, model_cls)]
-    refs = References(model)
-    refs.check_years()
-    for section, cls in mechanisms().items():
-        config = getattr(model, section)
-        if config is not None:
-            cls.check(config, refs)
-    return (model if not refs.found else None), [problem(*p) for p in refs.found]
+        problems = [problem(*p) for p in problems_from_validation(exc, model_cls)]
+        partial = _partial_model(model_cls, data, exc)
+        if partial is not None:
+            problems += [problem(*p) for p in cross_check(partial)]
+        return None, problems
+    found = cross_check(model)
+    return (model if not found else None), [problem(*p) for p in found]
 
 
 def _locate(
