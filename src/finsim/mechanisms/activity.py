@@ -3,10 +3,11 @@
 What it models: commissioners and providers plan activity for the year; what
 happens differs. Realised activity in a month is
 
-    plan x (trend / planned growth to date) x seasonality[month] x annual shock x monthly noise
+    plan x (trend / planned growth to date) x level x seasonality[month] x annual shock x noise
 
 * the **trend** (``growth``) is how demand actually grows each year; plans grow
   by ``plan_growth`` (by default the same, so only shocks surprise anyone);
+* the **level** is expected demand against plan in a year (0.99: plans were 1% high);
 * the **annual shock** is one lognormal draw per contract and year (mean 1),
   correlated within a system: ``z = sqrt(rho) z_system + sqrt(1 - rho) z_contract``
   with ``rho = correlation``, the system being the commissioner's;
@@ -47,6 +48,10 @@ class ActivityConfig(StrictModel):
     )
     plan_growth: ByYear | None = Field(
         default=None, description="growth of planned activity into each year (default: growth)"
+    )
+    level: ByYear = Field(
+        default_factory=lambda: ByYear.constant(1.0),
+        description="expected demand relative to plan in each year (0.99 = 1% below plan)",
     )
     shock_sd: float = Field(
         default=0.0, ge=0, le=2, description="sd of the log of the annual shock per contract"
@@ -132,7 +137,7 @@ class Activity(Mechanism):
         if rho > 0 and n:
             shared = self.rng.normal("system_shock", ctx.fy, shape=(self.systems.size,))
             z = z + np.sqrt(rho) * shared[:, self.system_of]
-        self.annual_shock = lognormal_mean_one(z, self.config.shock_sd)
+        self.annual_shock = lognormal_mean_one(z, self.config.shock_sd) * self.config.level.at(year)
         uplift = np.zeros(n)
         for contracts, rate in self.drifting:
             uplift[contracts] = rate.at(year)
