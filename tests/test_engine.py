@@ -200,3 +200,19 @@ def test_bad_options_are_usage_errors(scenario):
         with pytest.raises(finsim.UsageError) as info:
             finsim.run(scenario, **kwargs)
         assert info.value.problems[0].path == name
+
+
+def test_monthly_year_to_date_at_m12_is_the_years_surplus(scenario):
+    """Month-end positions: at M12 each body's year-to-date surplus equals its surplus for the year."""
+    res = finsim.run(scenario, replications=4, seed=1)
+    monthly = res.monthly
+    march = monthly[monthly["month"] == 12].set_index(["replication", "fy", "org"])["surplus_ytd"]
+    year = res.positions.set_index(["replication", "fy", "org"])["surplus"]
+    assert np.allclose(march.loc[year.index], year, atol=1e-9)
+    first = monthly[(monthly["month"] == 1) & (monthly["org"] == "north_acute")]
+    assert (first["surplus_ytd"].abs() < year.xs("north_acute", level="org").abs().max()).all()
+
+
+def test_monthly_positions_are_optional(scenario):
+    """keep_monthly=False keeps no month-end positions."""
+    assert finsim.run(scenario, replications=2, keep_monthly=False).monthly is None

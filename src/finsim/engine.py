@@ -31,6 +31,15 @@ from finsim.registry import mechanisms
 from finsim.scenario.loader import Scenario
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run keeps besides the aggregated flows."""
+
+    keep_journal: bool = False  # every posting (small runs, readable traces)
+    keep_monthly: bool = False  # each body's year-to-date position at every month end
+    antithetic: bool = False  # pair replications with mirrored random numbers
+
+
 @dataclass
 class ChunkOutput:
     """Everything a chunk of replications produced, as arrays (see ``finsim.results``)."""
@@ -42,6 +51,7 @@ class ChunkOutput:
     journal: Any  # DataFrame or None
     extras: dict[str, np.ndarray]  # per-mechanism outputs shaped (R, F, A): control totals etc.
     tables: dict[str, Any]  # mechanism tables by name (DataFrames), see finsim.records
+    monthly: np.ndarray | None  # (R, T, A) year-to-date revenue surplus at each month end
 
 
 class Engine:
@@ -52,22 +62,29 @@ class Engine:
         scenario: Scenario,
         replications: np.ndarray,
         seed: int,
-        keep_journal: bool = False,
-        antithetic: bool = False,
+        options: RunOptions = RunOptions(),
     ) -> None:
         self.scenario = scenario
         self.economy = Economy.from_scenario(scenario)
         self.replications = np.asarray(replications, dtype=np.int64)
         R = self.replications.size
         self.env = simpy.Environment()
-        self.ledger = Ledger(self.economy.calendar, self.economy.n_accounts, R, keep_journal)
+        self.options = options
+        self.ledger = Ledger(
+            self.economy.calendar, self.economy.n_accounts, R, options.keep_journal
+        )
+        self.monthly = (
+            np.zeros((R, self.economy.calendar.n_months, self.economy.n_accounts))
+            if options.keep_monthly
+            else None
+        )
         self.events = EventLog(R)
         self.records = TableLog(R)
         self.ctx = Context(
             scenario,
             self.economy,
             self.ledger,
-            Streams(seed, self.replications, antithetic),
+            Streams(seed, self.replications, options.antithetic),
             self.events,
             self.env,
             self.records,
@@ -117,9 +134,14 @@ class Engine:
                 if waiting is not None:
                     waiting.succeed()
                     yield waiting  # processes waiting on this phase run first
-                if phase == "close" and (month == 12 or tick == calendar.n_months - 1):
-                    label = f"{calendar.labels[tick // 12]} year end"
-                    self.ledger.check_conservation(label)
+                if phase == "close":
+                    if self.monthly is not None:
+                        self.monthly[:, tick] = self.ledger.year_to_date()
+                    if month == 12:
+                        self.ledger.check_conservation(f"{calendar.labels[tick // 12]} year end")
+                        self.ledger.open_year()
+                    elif tick == calendar.n_months - 1:
+                        self.ledger.check_conservation(f"{calendar.labels[tick // 12]} run end")
             yield self.env.timeout(1)
 
     def _output(self) -> ChunkOutput:
@@ -144,6 +166,7 @@ class Engine:
             journal=journal,
             extras=extras,
             tables=self.records.to_frames(self.replications, self.economy.ids, calendar.start_year),
+            monthly=self.monthly,
         )
 
 

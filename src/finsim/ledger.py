@@ -107,6 +107,9 @@ class Ledger:
         self.R = replications
         self.now = 0  # clock tick, set by the engine
         self.balance = np.zeros((replications, n_accounts))
+        #: revenue money only, by when it moved: the year-to-date position of every body
+        self.revenue_balance = np.zeros((replications, n_accounts))
+        self._year_open = np.zeros((replications, n_accounts))
         self._keys = np.empty(0, dtype=np.int64)  # sorted keys
         self._cols = np.empty(0, dtype=np.int64)  # column of each sorted key
         self._amounts = np.zeros((replications, 64))
@@ -169,6 +172,9 @@ class Ledger:
             return
         scatter_add(self.balance, tgt, amt)
         scatter_add(self.balance, src, -amt)
+        if knd == 0:  # revenue
+            scatter_add(self.revenue_balance, tgt, amt)
+            scatter_add(self.revenue_balance, src, -amt)
         key = (
             ((((booked * self.A + src) * self.A + tgt) * _C + cat) * _N_REC + rec) * _N_KIND
         ) + knd
@@ -201,6 +207,17 @@ class Ledger:
             self._keys, self._cols = keys[order], cols[order]
             pos = np.searchsorted(self._keys, ukeys)
         return self._cols[pos]
+
+    def open_year(self) -> None:
+        """Start a new year's year-to-date position (called by the engine after M12)."""
+        self._year_open = self.revenue_balance.copy()
+
+    def year_to_date(self) -> np.ndarray:
+        """Each body's revenue surplus since the start of the current year, ``(R, A)``.
+
+        Counts money by when it moved (a prior-year settlement paid this year is in it).
+        """
+        return self.revenue_balance - self._year_open
 
     # -- reading ---------------------------------------------------------------------------
     def flow_table(self) -> tuple[pd.DataFrame, np.ndarray]:

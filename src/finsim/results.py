@@ -104,6 +104,11 @@ class Results:
         for chunk in chunks:
             for name, frame in chunk.tables.items():
                 self._tables.setdefault(name, []).append(frame)
+        self._monthly = (
+            np.concatenate([c.monthly for c in chunks])[order]
+            if chunks and all(c.monthly is not None for c in chunks)
+            else None
+        )
         self._extras: dict[str, np.ndarray] = {}
         for name in chunks[0].extras if chunks else ():
             self._extras[name] = np.concatenate([c.extras[name] for c in chunks])[order]
@@ -241,6 +246,29 @@ class Results:
         frame.insert(0, "variant", self.variant)
         return frame.sort_values("replication", kind="stable").reset_index(drop=True)
 
+    @cached_property
+    def monthly(self) -> pd.DataFrame | None:
+        """Each body's year-to-date surplus at every month end, GBP m (revenue, by when money
+        moved): one row per (variant, replication, fy, month, org). None unless kept."""
+        if self._monthly is None:
+            return None
+        R, T, A = self._monthly.shape
+        orgs = np.flatnonzero(self.economy.org_type != ORG_TYPES.index("external"))
+        ids = np.array(self.economy.ids, dtype=object)[orgs]
+        years = np.repeat(np.array(self.years, dtype=object), 12)
+        months = np.tile(np.arange(1, 13), T // 12)
+        n = orgs.size
+        return pd.DataFrame(
+            {
+                "variant": self.variant,
+                "replication": np.repeat(self.replication_ids, T * n),
+                "fy": np.tile(np.repeat(years, n), R),
+                "month": np.tile(np.repeat(months, n), R),
+                "org": np.tile(ids, R * T),
+                "surplus_ytd": self._monthly[:, :, orgs].reshape(-1),
+            }
+        )
+
     @property
     def table_names(self) -> list[str]:
         """Names of the mechanism tables this run produced (e.g. "allocations")."""
@@ -350,6 +378,8 @@ class Results:
         }
         for name in self.table_names:
             out[name] = self.table(name)
+        if self.monthly is not None:
+            out["monthly"] = self.monthly
         if self.journal is not None:
             out["journal"] = self.journal
         return out

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from finsim.economy import Economy
-from finsim.engine import ChunkOutput, Engine
+from finsim.engine import ChunkOutput, Engine, RunOptions
 from finsim.errors import ScenarioError
 from finsim.results import Results
 from finsim.scenario.loader import Scenario
@@ -23,6 +23,8 @@ from finsim.scenario.loader import Scenario
 BACKENDS = ("serial", "processes")
 #: Runs with at most this many replications keep the full journal by default.
 JOURNAL_MAX_REPLICATIONS = 10
+#: Runs with at most this many replications keep month-end positions by default.
+MONTHLY_MAX_REPLICATIONS = 1000
 DEFAULT_CHUNK = 256
 
 
@@ -35,14 +37,10 @@ def _option(name: str, message: str) -> UsageError:
 
 
 def run_chunk(
-    scenario: Scenario,
-    replications: np.ndarray,
-    seed: int,
-    keep_journal: bool = False,
-    antithetic: bool = False,
+    scenario: Scenario, replications: np.ndarray, seed: int, options: RunOptions = RunOptions()
 ) -> ChunkOutput:
     """Run one chunk of replications (a task for any backend)."""
-    return Engine(scenario, replications, seed, keep_journal, antithetic).run()
+    return Engine(scenario, replications, seed, options).run()
 
 
 def chunks_of(replications: int, chunk_size: int) -> list[np.ndarray]:
@@ -63,6 +61,7 @@ def run(
     workers: int | None = None,
     client: Any = None,
     keep_journal: bool | None = None,
+    keep_monthly: bool | None = None,
     antithetic: bool = False,
     variant: str | None = None,
 ) -> Results:
@@ -71,7 +70,8 @@ def run(
     ``chunk_size`` replications run together as arrays (default 256);
     ``backend`` is "serial" or "processes" (``workers`` processes, default all
     cores). ``keep_journal`` keeps every posting (default: when there are at most
-    10 replications). ``antithetic`` pairs replications with mirrored shocks.
+    10 replications); ``keep_monthly`` keeps each body's year-to-date position at every
+    month end, ``Results.monthly`` (default: at most 1,000 replications). ``antithetic`` pairs replications with mirrored shocks.
     ``variant`` applies a named variant first.
     """
     if not isinstance(scenario, Scenario):
@@ -93,9 +93,17 @@ def run(
         raise _option("chunk_size", f"expected a whole number >= 1, got {chunk_size!r}")
     if backend not in BACKENDS:
         raise _option("backend", f"expected one of {', '.join(BACKENDS)}, got {backend!r}")
-    journal = replications <= JOURNAL_MAX_REPLICATIONS if keep_journal is None else keep_journal
+    options = RunOptions(
+        keep_journal=replications <= JOURNAL_MAX_REPLICATIONS
+        if keep_journal is None
+        else keep_journal,
+        keep_monthly=replications <= MONTHLY_MAX_REPLICATIONS
+        if keep_monthly is None
+        else keep_monthly,
+        antithetic=antithetic,
+    )
     tasks = chunks_of(int(replications), int(chunk))
-    outputs = _execute(scenario, tasks, int(seed), journal, antithetic, backend, workers)
+    outputs = _execute(scenario, tasks, int(seed), options, backend, workers)
     return Results(
         Economy.from_scenario(scenario),
         outputs,
@@ -110,16 +118,13 @@ def _execute(
     scenario: Scenario,
     tasks: Sequence[np.ndarray],
     seed: int,
-    journal: bool,
-    antithetic: bool,
+    options: RunOptions,
     backend: str,
     workers: int | None,
 ) -> list[ChunkOutput]:
     if backend == "serial" or len(tasks) == 1:
-        return [run_chunk(scenario, reps, seed, journal, antithetic) for reps in tasks]
+        return [run_chunk(scenario, reps, seed, options) for reps in tasks]
     n_workers = workers or os.cpu_count() or 1
     with ProcessPoolExecutor(max_workers=min(n_workers, len(tasks))) as pool:
-        futures = [
-            pool.submit(run_chunk, scenario, reps, seed, journal, antithetic) for reps in tasks
-        ]
+        futures = [pool.submit(run_chunk, scenario, reps, seed, options) for reps in tasks]
         return [f.result() for f in futures]
