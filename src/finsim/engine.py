@@ -62,8 +62,9 @@ class Engine:
         scenario: Scenario,
         replications: np.ndarray,
         seed: int,
-        options: RunOptions = RunOptions(),
+        options: RunOptions | None = None,
     ) -> None:
+        options = options or RunOptions()
         self.scenario = scenario
         self.economy = Economy.from_scenario(scenario)
         self.replications = np.asarray(replications, dtype=np.int64)

@@ -37,10 +37,10 @@ def _option(name: str, message: str) -> UsageError:
 
 
 def run_chunk(
-    scenario: Scenario, replications: np.ndarray, seed: int, options: RunOptions = RunOptions()
+    scenario: Scenario, replications: np.ndarray, seed: int, options: RunOptions | None = None
 ) -> ChunkOutput:
     """Run one chunk of replications (a task for any backend)."""
-    return Engine(scenario, replications, seed, options).run()
+    return Engine(scenario, replications, seed, options or RunOptions()).run()
 
 
 def chunks_of(replications: int, chunk_size: int) -> list[np.ndarray]:
