@@ -15,7 +15,7 @@ Postings: ``cquin`` (recurrent) from commissioner to provider. Reads
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -26,6 +26,9 @@ from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
 from finsim.scenario.params import NonNegativeByYear
 from finsim.scenario.validate import References
+
+
+ContractType = Literal["activity", "block", "blended"]
 
 
 class Achievement(StrictModel):
@@ -50,8 +53,9 @@ class CquinConfig(StrictModel):
         default=1.0,
         description="share of the scheme earned: a rate, or {mean, sd} drawn per contract",
     )
-    contract_types: list[Literal["activity", "block", "blended"]] = Field(
-        default_factory=lambda: ["activity", "block", "blended"]
+    contract_types: list[ContractType] = Field(
+        default_factory=lambda: list(get_args(ContractType)),
+        description="the contract types the scheme applies to",
     )
 
 

@@ -4,9 +4,9 @@ The rule, used for both ``extends:`` and ``variants:``:
 
 * a mapping is merged key by key, recursively;
 * a value of ``null`` in the overlay removes the key from the base;
-* a list whose items are all mappings with an ``id`` (organisations, contracts)
-  is merged item by item by id: an item with a known id is merged onto that
-  item, an item with a new id is appended;
+* a list whose items are all mappings with an ``id`` that is a name or number
+  (organisations, contracts) is merged item by item by id: an item with a known
+  id is merged onto that item, an item with a new id is appended;
 * anything else (numbers, strings, other lists) replaces the base value.
 
 Nothing is modified in place: the result is a new structure.
@@ -15,19 +15,16 @@ Nothing is modified in place: the result is a new structure.
 from __future__ import annotations
 
 import copy
-from collections.abc import Hashable
 from typing import Any
 
 
 def _is_id_list(value: Any) -> bool:
-    # an id that is itself a list or mapping is a mistake validation reports; merge it as data
+    # An id is a name or a number; anything else (null, a list) is a mistake that
+    # validation reports, so such a list is merged as plain data: replaced.
     return (
         isinstance(value, list)
         and bool(value)
-        and all(
-            isinstance(item, dict) and "id" in item and isinstance(item["id"], Hashable)
-            for item in value
-        )
+        and all(isinstance(item, dict) and isinstance(item.get("id"), str | int) for item in value)
     )
 
 

@@ -88,26 +88,23 @@ class ByYear:
         return {fy_label(y): v for y, v in zip(self._starts, self._values, strict=True)}
 
     # -- pydantic integration -------------------------------------------------------------
+    @staticmethod
+    def _error(message: str, key: Any = None) -> PydanticCustomError:
+        # pydantic fills '{name}' in a template but knows no '!r' or '{{': pass the text whole.
+        # ``key`` (the year written) lets the error point at that year's line.
+        context: dict[str, Any] = {"msg": message}
+        if key is not None:
+            context["key"] = key
+        return PydanticCustomError("by_year", "{msg}", context)
+
     @classmethod
-    def _check_number(cls, value: Any, where: str) -> float:
+    def _check_number(cls, value: Any, where: str, key: Any = None) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise PydanticCustomError(
-                "by_year",
-                "expected a number{where}, got {got!r}",
-                {"where": where, "got": value},
-            )
+            raise cls._error(f"expected a number{where}, got {value!r}", key)
         if not math.isfinite(value):
-            raise PydanticCustomError(
-                "by_year",
-                "expected a finite number{where}, got {got}",
-                {"where": where, "got": value},
-            )
+            raise cls._error(f"expected a finite number{where}, got {value}", key)
         if cls.minimum is not None and value < cls.minimum:
-            raise PydanticCustomError(
-                "by_year",
-                "expected a number >= {minimum}{where}, got {got}",
-                {"minimum": cls.minimum, "where": where, "got": value},
-            )
+            raise cls._error(f"expected a number >= {cls.minimum:g}{where}, got {value}", key)
         return float(value)
 
     @classmethod
@@ -116,16 +113,14 @@ class ByYear:
             return value
         if isinstance(value, Mapping):
             if not value:
-                raise PydanticCustomError(
-                    "by_year", "expected at least one year, e.g. {{2018/19: 0.02}}"
-                )
+                raise cls._error("expected at least one year, e.g. {2018/19: 0.02}")
             out: dict[int, float] = {}
             for key, item in value.items():
                 try:
                     year = parse_fy(key)
                 except ValueError as exc:
-                    raise PydanticCustomError("by_year", "{msg}", {"msg": str(exc)}) from None
-                out[year] = cls._check_number(item, f" for {key}")
+                    raise cls._error(str(exc), key) from None
+                out[year] = cls._check_number(item, f" for {key}", key)
             return cls(out)
         number = cls._check_number(
             value, " or a mapping of financial year to number, e.g. {2018/19: 0.02}"

@@ -139,6 +139,8 @@ def problems_from_validation(
         if kind == "missing":
             out.append((loc, "required field is missing", None))
             continue
+        if kind == "by_year" and "key" in err.get("ctx", {}):
+            loc = (*loc, err["ctx"]["key"])  # the year written, so the line is that year's
         msg = _in_words(err)
         if "input" in err and not isinstance(err["input"], dict):
             got = _describe(err["input"])
