@@ -27,7 +27,6 @@ from finsim.scenario.models import StrictModel
 from finsim.scenario.params import NonNegativeByYear
 from finsim.scenario.validate import References
 
-
 ContractType = Literal["activity", "block", "blended"]
 
 
