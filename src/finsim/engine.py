@@ -15,7 +15,7 @@ At every year end the ledger checks that money balances
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,8 @@ class RunOptions:
     keep_journal: bool = False  # every posting (small runs, readable traces)
     keep_monthly: bool = False  # each body's year-to-date position at every month end
     antithetic: bool = False  # pair replications with mirrored random numbers
+    #: what each mechanism's ``prepare`` computed once for the whole run, by section
+    prepared: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,6 +54,18 @@ class ChunkOutput:
     extras: dict[str, np.ndarray]  # per-mechanism outputs shaped (R, F, A): control totals etc.
     tables: dict[str, Any]  # mechanism tables by name (DataFrames), see finsim.records
     monthly: np.ndarray | None  # (R, T, A) year-to-date revenue surplus at each month end
+
+
+def prepare(scenario: Scenario, seed: int) -> dict[str, Any]:
+    """Run each active mechanism's ``prepare`` once for a whole run (e.g. a pilot simulation)."""
+    out: dict[str, Any] = {}
+    for section, cls in mechanisms().items():
+        config = getattr(scenario.model, section, None)
+        if config is not None:
+            value = cls.prepare(config, scenario, seed)
+            if value is not None:
+                out[section] = value
+    return out
 
 
 class Engine:
@@ -90,6 +104,8 @@ class Engine:
             self.env,
             self.records,
         )
+        for section, value in options.prepared.items():
+            self.ctx.state[f"prepared.{section}"] = value
         self.mechanisms: list[Mechanism] = []
         for section, cls in mechanisms().items():
             config = getattr(scenario.model, section, None)

@@ -111,7 +111,11 @@ class Results:
         )
         self._extras: dict[str, np.ndarray] = {}
         for name in chunks[0].extras if chunks else ():
-            self._extras[name] = np.concatenate([c.extras[name] for c in chunks])[order]
+            first = chunks[0].extras[name]
+            if first.ndim == 2:  # static (F, A): the same in every replication
+                self._extras[name] = first
+            else:
+                self._extras[name] = np.concatenate([c.extras[name] for c in chunks])[order]
 
     @property
     def replications(self) -> int:
@@ -157,8 +161,23 @@ class Results:
             "capital_income": capital_in,
             "capital_expenditure": capital_out,
         }
+        arrays["surplus_before_incentives"] = surplus - incentive
         shape = surplus.shape
-        arrays["control_total"] = self._extras.get("control_total", np.full(shape, np.nan))
+        for name in ("control_total", "system_control_total", "region_control_total", "accepted_control_total"):
+            value = self._extras.get(name)
+            arrays[name] = np.full(shape, np.nan) if value is None else np.broadcast_to(value, shape)
+        # each body's system and region: their summed position before incentives
+        for level in ("system", "region"):
+            summed = np.asarray(
+                arrays["surplus_before_incentives"].reshape(-1, shape[2]) @ self.economy.membership(level)
+            ).reshape(shape)
+            parent = self.economy.system if level == "system" else self.economy.region
+            own = self.economy.org_type == ORG_TYPES.index(level)
+            column = np.where(own, np.arange(shape[2]), parent)
+            valid = column >= 0
+            arrays[f"{level}_surplus_before_incentives"] = np.where(valid, summed[:, :, np.maximum(column, 0)], np.nan)
+            totals = arrays[f"{level}_control_total"]
+            arrays[f"{level}_control_total"] = np.where(valid, totals[:, :, np.maximum(column, 0)], np.nan)
         return arrays
 
     # -- tables ------------------------------------------------------------------------------
@@ -186,12 +205,18 @@ class Results:
             "expenditure",
             "surplus",
             "underlying_surplus",
+            "surplus_before_incentives",
             "control_total",
         ):
             frame[name] = arrays[name][:, :, orgs].reshape(-1)
-        has_total = frame["control_total"].notna()
-        met = (frame["surplus"] >= frame["control_total"] - 1e-9).astype("boolean")
-        frame["met_control_total"] = met.mask(~has_total)
+        frame["met_control_total"] = _met(frame["surplus_before_incentives"], frame["control_total"])
+        accepted = pd.Series(arrays["accepted_control_total"][:, :, orgs].reshape(-1))
+        frame["accepted_control_total"] = (accepted > 0.5).astype("boolean").mask(accepted.isna())
+        for level in ("system", "region"):
+            before = arrays[f"{level}_surplus_before_incentives"][:, :, orgs].reshape(-1)
+            total = arrays[f"{level}_control_total"][:, :, orgs].reshape(-1)
+            frame[f"{level}_control_total"] = total
+            frame[f"met_{level}_control_total"] = _met(pd.Series(before), pd.Series(total)).to_numpy()
         for name in (
             "incentive_earned",
             "nonrecurrent_income",
@@ -289,8 +314,9 @@ class Results:
         """Per organisation, system, region and England, and year: surplus statistics.
 
         Columns: ``level``, ``name``, ``fy``, ``surplus_mean``, a ``surplus_pNN`` per quantile,
-        ``underlying_mean``, ``income_mean``, ``expenditure_mean``, ``p_deficit``
-        (probability of a deficit) and ``p_met_control_total`` (NaN where none is set).
+        ``underlying_mean``, ``income_mean``, ``expenditure_mean``, ``incentive_mean``,
+        ``p_deficit`` (probability of a deficit), ``control_total`` and
+        ``p_met_control_total`` (the surplus before incentives meets it; NaN where none is set).
         A system's or region's figures are the sums over its members and its own account.
         """
         arrays = self._position_arrays
@@ -303,24 +329,25 @@ class Results:
             members = economy.membership(level)
             groups = np.flatnonzero(economy.org_type == ORG_TYPES.index(level))
             levels.append((level, groups, members))
+        summable = ("income", "expenditure", "surplus", "underlying_surplus", "incentive_earned")
         for level, columns, matrix in levels:
             agg = {}
-            for name, values in arrays.items():
+            for name in summable:
+                values = arrays[name]
                 if matrix is None:
                     agg[name] = values[:, :, columns]
                 else:
-                    flat = values.reshape(-1, values.shape[2])
-                    if name == "control_total" and np.isnan(flat).all():
-                        agg[name] = np.full((*values.shape[:2], columns.size), np.nan)
-                        continue
-                    summed = np.asarray(np.nan_to_num(flat) @ matrix)
+                    summed = np.asarray(values.reshape(-1, values.shape[2]) @ matrix)
                     agg[name] = summed.reshape(*values.shape[:2], -1)[:, :, columns]
+            prefix = "" if matrix is None else f"{level}_"
+            agg["control_total"] = arrays[f"{prefix}control_total"][:, :, columns]
+            agg["before_incentives"] = arrays[f"{prefix}surplus_before_incentives"][:, :, columns]
             frames.append(self._stats(level, economy.ids, columns, types, agg, quantiles))
         england = {
-            name: values[:, :, not_external].sum(axis=2, keepdims=True)
-            for name, values in arrays.items()
+            name: arrays[name][:, :, not_external].sum(axis=2, keepdims=True) for name in summable
         }
         england["control_total"] = np.full(england["surplus"].shape, np.nan)
+        england["before_incentives"] = england["surplus"] - england["incentive_earned"]
         frames.append(
             self._stats(
                 "england",
@@ -359,12 +386,15 @@ class Results:
         out["income_mean"] = agg["income"].mean(axis=0).reshape(-1)
         out["expenditure_mean"] = agg["expenditure"].mean(axis=0).reshape(-1)
         out["p_deficit"] = (surplus < -1e-9).mean(axis=0).reshape(-1)
+        out["incentive_mean"] = agg["incentive_earned"].mean(axis=0).reshape(-1)
         ct = agg["control_total"]
-        with np.errstate(invalid="ignore"):
-            met = np.where(np.isnan(ct), np.nan, (surplus >= ct - 1e-9).astype(float))
-        out["p_met_control_total"] = (
-            np.nan if np.isnan(ct).all() else np.nanmean(met, axis=0).reshape(-1)
-        )
+        has = ~np.isnan(ct)
+        met = (agg["before_incentives"] >= np.where(has, ct, 0.0) - 1e-9) & has
+        count = has.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_met = np.where(count > 0, met.sum(axis=0) / np.maximum(count, 1), np.nan)
+        out["control_total"] = np.where(has.any(axis=0), np.nanmax(np.where(has, ct, -np.inf), axis=0), np.nan).reshape(-1)
+        out["p_met_control_total"] = p_met.reshape(-1)
         return out
 
     # -- export ------------------------------------------------------------------------------
@@ -423,6 +453,12 @@ class Results:
             f"<finsim.Results {self.scenario_name!r} variant={self.variant!r} "
             f"replications={self.replications} years={self.years[0]}..{self.years[-1]}>"
         )
+
+
+def _met(surplus: pd.Series, total: pd.Series) -> pd.Series:
+    """Whether a surplus meets a control total; NA where there is no total."""
+    met = (surplus.to_numpy() >= total.to_numpy() - 1e-9)
+    return pd.Series(met, index=surplus.index).astype("boolean").mask(total.isna().to_numpy())
 
 
 def _write_frame(frame: pd.DataFrame, path: Path, fmt: str) -> None:

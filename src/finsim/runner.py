@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from finsim.economy import Economy
-from finsim.engine import ChunkOutput, Engine, RunOptions
+from finsim.engine import ChunkOutput, Engine, RunOptions, prepare
 from finsim.errors import ScenarioError
 from finsim.results import Results
 from finsim.scenario.loader import Scenario
@@ -101,6 +101,7 @@ def run(
         if keep_monthly is None
         else keep_monthly,
         antithetic=antithetic,
+        prepared=prepare(scenario, int(seed)),
     )
     tasks = chunks_of(int(replications), int(chunk))
     outputs = _execute(scenario, tasks, int(seed), options, backend, workers)

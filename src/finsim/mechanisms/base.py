@@ -153,6 +153,16 @@ class Mechanism:
         Record problems with ``refs.add(path, message)`` or ``refs.org(path, id, kinds)``.
         """
 
+    @classmethod
+    def prepare(cls, config: Any, scenario: Scenario, seed: int) -> Any:
+        """Work done once per run, before any chunk, whose result every chunk shares.
+
+        The result (if not None) is ``ctx.state["prepared.<section>"]`` in every chunk.
+        A pilot simulation that informs start-of-year decisions belongs here, so that
+        decisions do not depend on how replications are chunked.
+        """
+        return None
+
     def phases(self) -> Mapping[str, Callable[[Context], None]]:
         """The functions to run in each phase, by phase name (see :data:`PHASES`)."""
         return {}

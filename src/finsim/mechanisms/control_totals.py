@@ -1,0 +1,298 @@
+"""Control totals, and each body's decision to accept or reject its own (seeds 002, 003, 004).
+
+What it models: NHS Improvement and NHS England set each provider and
+commissioner a *control total*: the surplus it must deliver (or the largest
+deficit it may run), measured before incentive funding. A system's total is
+the sum of its members' (or a set target), with net-neutral *flexibility* to
+move amounts between members; a region's is the sum of its systems' (or a set
+target, as the regional control totals of 2019/20). Several levels bind at once.
+
+Each body accepts or rejects its total at the start of the year, under a rule:
+
+* ``always`` / ``never``;
+* ``rational``: accept when the expected incentive gain, less a risk-aversion
+  penalty on its spread, outweighs the expected cost of the required improvement:
+
+      E[gain] - risk_aversion x SD[gain] >= improvement_cost x improvement
+
+  where *improvement* = max(control total - expected surplus, 0). The gain
+  is the incentive fund allocation times the chance of passing its tests, the
+  finance test resting ``system_share`` on the system total (see
+  :mod:`finsim.mechanisms.incentives`). Expectations come from the engine's own
+  replications: a *pilot* run of the year, once per run (so decisions do not
+  depend on chunking), every body rejecting, with the acceptor's improvement
+  delivered at a random rate. With ``level: system`` the system decides for
+  all its members on their summed gains and costs, as the ICSs did in 2018/19.
+
+Acceptors set about their improvement: extra savings delivered at a random
+rate through the year, non-recurrent (a negative ``operating_cost``, so the
+underlying position does not count them). Decisions are events
+(``accepted_control_total`` / ``rejected_control_total``) and rows of
+``res.table("acceptance")``. Positions report each body's total, its system's
+and its region's, and whether each was met.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from scipy import stats
+
+from finsim.economy import EXTERNAL, ORG_TYPES, Economy
+from finsim.mechanisms.base import Context, Mechanism
+from finsim.random import Streams, stable_hash
+from finsim.registry import register_mechanism
+from finsim.scenario.models import FYLabel, Id, StrictModel
+from finsim.scenario.params import ByYear
+from finsim.scenario.validate import References
+
+INCENTIVE_CATEGORIES = ("incentive_payment", "incentive_bonus", "general_distribution")
+
+
+class Delivery(StrictModel):
+    """Share of a planned saving actually delivered: beta-distributed with this mean and sd."""
+
+    mean: float = Field(default=1.0, ge=0, le=1)
+    sd: float = Field(default=0.0, ge=0, le=0.5)
+
+    def draw(self, u: np.ndarray) -> np.ndarray:
+        """Delivery rates for uniforms ``u``."""
+        if self.sd == 0 or self.mean in (0.0, 1.0):
+            return np.full(u.shape, self.mean)
+        common = self.mean * (1 - self.mean) / self.sd**2 - 1.0
+        if common <= 0:
+            raise ValueError(f"a share with mean {self.mean} cannot have sd {self.sd}")
+        return stats.beta.ppf(u, self.mean * common, (1 - self.mean) * common)
+
+
+class Acceptance(StrictModel):
+    """How bodies decide whether to accept their control totals."""
+
+    rule: Literal["always", "never", "rational"] = "always"
+    level: Literal["organisation", "system"] = Field(
+        default="organisation", description="who decides: each body, or each system for its members"
+    )
+    risk_aversion: float = Field(default=0.0, ge=0, le=100)
+    improvement_cost: float = Field(
+        default=1.0, ge=0, description="cost to the body of each GBP of improvement it must find"
+    )
+    delivery: Delivery = Field(
+        default_factory=Delivery, description="share of the required improvement acceptors deliver"
+    )
+    pilot_replications: int = Field(default=200, ge=10, le=100_000)
+    overrides: dict[str, Literal["accept", "reject"]] = Field(default_factory=dict)
+
+
+class Flexibility(StrictModel):
+    """A net-neutral move of control total between two members of a system."""
+
+    fy: FYLabel
+    from_: Id = Field(alias="from")
+    to: Id
+    amount: float = Field(description="GBP m of surplus moved from one body's total to the other's")
+
+
+class ControlTotalsConfig(StrictModel):
+    """Control totals (surplus required before incentives, GBP m; negative: largest deficit)."""
+
+    organisations: dict[str, ByYear] = Field(default_factory=dict)
+    systems: dict[str, ByYear] = Field(
+        default_factory=dict, description="set system totals (default: the sum of members')"
+    )
+    regions: dict[str, ByYear] = Field(
+        default_factory=dict, description="set regional totals (default: the sum of systems')"
+    )
+    flexibility: list[Flexibility] = Field(default_factory=list)
+    acceptance: Acceptance = Field(default_factory=Acceptance)
+
+
+def totals(config: ControlTotalsConfig, economy: Economy) -> dict[str, np.ndarray]:
+    """Control totals by year and account, ``(F, A)``, at organisation, system and region level."""
+    calendar = economy.calendar
+    F, A = calendar.n_years, economy.n_accounts
+    org = np.full((F, A), np.nan)
+    for org_id, value in config.organisations.items():
+        org[:, economy.index(org_id)] = value.series(calendar.start_year, F)
+    for move in config.flexibility:
+        y = calendar.fy_index(move.fy)
+        if 0 <= y < F:
+            org[y, economy.index(move.from_)] -= move.amount
+            org[y, economy.index(move.to)] += move.amount
+    out = {"org": org}
+    for level, given in (("system", config.systems), ("region", config.regions)):
+        summed = np.nan_to_num(org) @ economy.membership(level)
+        any_member = (~np.isnan(org)).astype(float) @ economy.membership(level)
+        level_total = np.where(any_member > 0, summed, np.nan)
+        is_level = economy.org_type == ORG_TYPES.index(level)
+        level_total = np.where(is_level, level_total, np.nan)
+        for body, value in given.items():
+            level_total[:, economy.index(body)] = value.series(calendar.start_year, F)
+        out[level] = level_total
+    return out
+
+
+@register_mechanism
+class ControlTotals(Mechanism):
+    """Control totals at every level, acceptance decisions, and acceptors' improvements."""
+
+    section = "control_totals"
+    order = 65
+    Config = ControlTotalsConfig
+    config: ControlTotalsConfig
+
+    def __init__(self, config: ControlTotalsConfig, ctx: Context) -> None:
+        super().__init__(config, ctx)
+        economy = ctx.economy
+        self.totals = totals(config, economy)
+        F = economy.calendar.n_years
+        has_total = ~np.isnan(self.totals["org"])
+        prepared = ctx.state.get(f"prepared.{self.section}")
+        if prepared is not None:
+            accepted = prepared["accepted"]
+            self.improvement = prepared["improvement"]
+        else:
+            accepted = np.full((F, economy.n_accounts), config.acceptance.rule == "always")
+            self.improvement = np.zeros((F, economy.n_accounts))
+        accepted = apply_overrides(accepted, config.acceptance.overrides, economy)
+        self.accepted = accepted & has_total
+        self.bodies = np.flatnonzero(has_total.any(axis=0))
+        self.delivered = np.zeros((ctx.R, self.bodies.size))
+        ctx.state["control_totals.totals"] = self.totals
+        ctx.state["control_totals.accepted"] = self.accepted
+        # static (F, A) outputs for Results.positions
+        ctx.state["output.control_total"] = self.totals["org"]
+        ctx.state["output.accepted_control_total"] = self.accepted.astype(float)
+        ctx.state["output.system_control_total"] = self.totals["system"]
+        ctx.state["output.region_control_total"] = self.totals["region"]
+
+    @classmethod
+    def check(cls, config: ControlTotalsConfig, refs: References) -> None:
+        for org_id in config.organisations:
+            refs.org(("control_totals", "organisations", org_id), org_id, ("commissioner", "provider"))
+        for org_id in config.systems:
+            refs.org(("control_totals", "systems", org_id), org_id, ("system",))
+        for org_id in config.regions:
+            refs.org(("control_totals", "regions", org_id), org_id, ("region",))
+        for org_id in config.acceptance.overrides:
+            refs.org(("control_totals", "acceptance", "overrides", org_id), org_id, ("commissioner", "provider"))
+        orgs = refs.model.organisations  # type: ignore[attr-defined]
+        system_of = {m.id: m.system for m in [*orgs.commissioners, *orgs.providers]}
+        for i, move in enumerate(config.flexibility):
+            path = ("control_totals", "flexibility", i)
+            ok = refs.org(path + ("from",), move.from_, ("commissioner", "provider"))
+            ok &= refs.org(path + ("to",), move.to, ("commissioner", "provider"))
+            if ok and system_of[move.from_] != system_of[move.to]:
+                refs.add(path, f"flexibility moves totals within a system: '{move.from_}' and '{move.to}' are in different systems")
+        d = config.acceptance.delivery
+        if d.sd > 0 and d.sd**2 >= d.mean * (1 - d.mean):
+            refs.add(("control_totals", "acceptance", "delivery", "sd"), f"a share with mean {d.mean} cannot have sd {d.sd}")
+
+    @classmethod
+    def prepare(cls, config: ControlTotalsConfig, scenario: Any, seed: int) -> Any:
+        if config.acceptance.rule != "rational":
+            return None
+        return rational_decisions(config, scenario, seed)
+
+    def phases(self) -> Mapping[str, Callable[[Context], None]]:
+        return {"year_start": self.decide, "costs": self.deliver}
+
+    def decide(self, ctx: Context) -> None:
+        """Record the year's decisions; acceptors draw how much of their improvement they deliver."""
+        y = ctx.fy
+        has = ~np.isnan(self.totals["org"][y, self.bodies])
+        acc = self.accepted[y, self.bodies]
+        ctx.events.record(self.bodies, "accepted_control_total", "", has & acc, self.totals["org"][y, self.bodies])
+        ctx.events.record(self.bodies, "rejected_control_total", "", has & ~acc, self.totals["org"][y, self.bodies])
+        u = self.rng.uniform("delivery", y, shape=(self.bodies.size,))
+        rate = self.config.acceptance.delivery.draw(u)
+        self.delivered = rate * self.improvement[y, self.bodies] * acc
+
+    def deliver(self, ctx: Context) -> None:
+        """Acceptors' extra savings: a twelfth a month, non-recurrent cost reductions."""
+        if self.delivered.any():
+            ctx.ledger.post(self.bodies, EXTERNAL, -self.delivered / 12.0, "operating_cost", "non_recurrent")
+
+
+def apply_overrides(accepted: np.ndarray, overrides: dict[str, str], economy: Economy) -> np.ndarray:
+    out = accepted.copy()
+    for org_id, choice in overrides.items():
+        out[:, economy.index(org_id)] = choice == "accept"
+    return out
+
+
+def rational_decisions(config: ControlTotalsConfig, scenario: Any, seed: int) -> dict[str, Any]:
+    """Decide from a pilot run in which every body rejects (see the module docstring)."""
+    from finsim.economy import Economy
+    from finsim.engine import Engine, RunOptions
+    from finsim.results import Results
+    from finsim.scenario.loader import Scenario
+
+    acceptance = config.acceptance
+    doc = scenario.to_data()
+    doc.pop("variants", None)
+    doc["control_totals"]["acceptance"]["rule"] = "never"
+    pilot_scenario = Scenario.from_dict(doc, source=scenario.source)
+    pilot_seed = stable_hash(f"pilot:{seed}") % (2**63)
+    reps = np.arange(acceptance.pilot_replications)
+    chunk = Engine(pilot_scenario, reps, pilot_seed, RunOptions()).run()
+    economy = Economy.from_scenario(scenario)
+    arrays = Results(economy, [chunk], scenario_name="pilot", variant="pilot", seed=pilot_seed)._position_arrays
+    before = arrays["surplus"] - arrays["incentive_earned"]  # (P, F, A)
+    level_totals = totals(config, economy)
+    ct = level_totals["org"]
+    mean = before.mean(axis=0)
+    improvement = np.where(np.isnan(ct), 0.0, np.maximum(ct - mean, 0.0))
+    u = Streams(pilot_seed, reps).uniform("control_totals", "pilot_delivery", shape=before.shape[1:])
+    improved = before + acceptance.delivery.draw(u) * improvement
+    incentive = getattr(scenario.model, "incentives", None)
+    gain = expected_gain_samples(improved, ct, level_totals["system"], economy, incentive, scenario)
+    cost = acceptance.improvement_cost * improvement
+    if acceptance.level == "system":
+        member = economy.membership("system")
+        gain_sys = np.asarray(gain.reshape(-1, gain.shape[2]) @ member).reshape(gain.shape)
+        cost_sys = np.asarray(cost @ member)
+        parent = np.where(economy.system >= 0, economy.system, np.arange(economy.n_accounts))
+        gain, cost = gain_sys[:, :, parent], cost_sys[:, parent]
+    score = gain.mean(axis=0) - acceptance.risk_aversion * gain.std(axis=0)
+    accepted = (score >= cost) & ~np.isnan(ct)
+    rows = np.argwhere(~np.isnan(ct))
+    table = pd.DataFrame(
+        {
+            "fy": [economy.calendar.labels[f] for f, _ in rows],
+            "org": [economy.ids[a] for _, a in rows],
+            "control_total": [ct[f, a] for f, a in rows],
+            "expected_surplus": [mean[f, a] for f, a in rows],
+            "improvement": [improvement[f, a] for f, a in rows],
+            "expected_gain": [gain.mean(axis=0)[f, a] for f, a in rows],
+            "sd_gain": [gain.std(axis=0)[f, a] for f, a in rows],
+            "cost": [cost[f, a] for f, a in rows],
+            "accepted": [bool(accepted[f, a]) for f, a in rows],
+        }
+    )
+    return {"accepted": accepted, "improvement": improvement, "table": table}
+
+
+def expected_gain_samples(
+    surplus: np.ndarray, ct: np.ndarray, ct_system: np.ndarray, economy: Economy, incentive: Any, scenario: Any
+) -> np.ndarray:
+    """Incentive each body would earn in each pilot replication if it accepted: ``(P, F, A)``."""
+    P, F, A = surplus.shape
+    if incentive is None:
+        return np.zeros((P, F, A))
+    from finsim.mechanisms.incentives import fund_allocation
+
+    allocation = fund_allocation(incentive, economy)  # (F, A)
+    own = surplus >= ct - 1e-9
+    system_sum = np.asarray(surplus.reshape(-1, A) @ economy.membership("system")).reshape(P, F, A)
+    parent = np.where(economy.system >= 0, economy.system, -1)
+    sys_pass = np.where(parent >= 0, system_sum[:, :, np.maximum(parent, 0)] >= ct_system[:, np.maximum(parent, 0)] - 1e-9, own)
+    years = [economy.calendar.start_year + f for f in range(F)]
+    share = np.array([incentive.system_share.at(y) for y in years])[None, :, None]
+    finance = np.array([incentive.finance_share.at(y) for y in years])[None, :, None]
+    finance_pass = (1 - share) * own + share * sys_pass
+    performance = incentive.performance_chance
+    return allocation[None] * (finance * finance_pass + (1 - finance) * performance)
