@@ -90,6 +90,7 @@ class Results:
         variant: str,
         seed: int,
         source: str = "",
+        prepared: dict[str, Any] | None = None,
     ) -> None:
         self.economy = economy
         self.scenario_name = scenario_name
@@ -101,6 +102,10 @@ class Results:
         self._events = [c.events for c in chunks]
         self._journals = [c.journal for c in chunks if c.journal is not None]
         self._tables: dict[str, list[pd.DataFrame]] = {}
+        for value in (prepared or {}).values():  # run-wide tables, e.g. acceptance decisions
+            if isinstance(value, dict):
+                for name, frame in value.get("tables", {}).items():
+                    self._tables[name] = [frame]
         for chunk in chunks:
             for name, frame in chunk.tables.items():
                 self._tables.setdefault(name, []).append(frame)
@@ -163,21 +168,33 @@ class Results:
         }
         arrays["surplus_before_incentives"] = surplus - incentive
         shape = surplus.shape
-        for name in ("control_total", "system_control_total", "region_control_total", "accepted_control_total"):
+        for name in (
+            "control_total",
+            "system_control_total",
+            "region_control_total",
+            "accepted_control_total",
+        ):
             value = self._extras.get(name)
-            arrays[name] = np.full(shape, np.nan) if value is None else np.broadcast_to(value, shape)
+            arrays[name] = (
+                np.full(shape, np.nan) if value is None else np.broadcast_to(value, shape)
+            )
         # each body's system and region: their summed position before incentives
         for level in ("system", "region"):
             summed = np.asarray(
-                arrays["surplus_before_incentives"].reshape(-1, shape[2]) @ self.economy.membership(level)
+                arrays["surplus_before_incentives"].reshape(-1, shape[2])
+                @ self.economy.membership(level)
             ).reshape(shape)
             parent = self.economy.system if level == "system" else self.economy.region
             own = self.economy.org_type == ORG_TYPES.index(level)
             column = np.where(own, np.arange(shape[2]), parent)
             valid = column >= 0
-            arrays[f"{level}_surplus_before_incentives"] = np.where(valid, summed[:, :, np.maximum(column, 0)], np.nan)
+            arrays[f"{level}_surplus_before_incentives"] = np.where(
+                valid, summed[:, :, np.maximum(column, 0)], np.nan
+            )
             totals = arrays[f"{level}_control_total"]
-            arrays[f"{level}_control_total"] = np.where(valid, totals[:, :, np.maximum(column, 0)], np.nan)
+            arrays[f"{level}_control_total"] = np.where(
+                valid, totals[:, :, np.maximum(column, 0)], np.nan
+            )
         return arrays
 
     # -- tables ------------------------------------------------------------------------------
@@ -209,14 +226,18 @@ class Results:
             "control_total",
         ):
             frame[name] = arrays[name][:, :, orgs].reshape(-1)
-        frame["met_control_total"] = _met(frame["surplus_before_incentives"], frame["control_total"])
+        frame["met_control_total"] = _met(
+            frame["surplus_before_incentives"], frame["control_total"]
+        )
         accepted = pd.Series(arrays["accepted_control_total"][:, :, orgs].reshape(-1))
         frame["accepted_control_total"] = (accepted > 0.5).astype("boolean").mask(accepted.isna())
         for level in ("system", "region"):
             before = arrays[f"{level}_surplus_before_incentives"][:, :, orgs].reshape(-1)
             total = arrays[f"{level}_control_total"][:, :, orgs].reshape(-1)
             frame[f"{level}_control_total"] = total
-            frame[f"met_{level}_control_total"] = _met(pd.Series(before), pd.Series(total)).to_numpy()
+            frame[f"met_{level}_control_total"] = _met(
+                pd.Series(before), pd.Series(total)
+            ).to_numpy()
         for name in (
             "incentive_earned",
             "nonrecurrent_income",
@@ -308,6 +329,8 @@ class Results:
             )
         frame = pd.concat(self._tables[name], ignore_index=True)
         frame.insert(0, "variant", self.variant)
+        if "replication" not in frame:  # a run-wide table, e.g. acceptance decisions
+            return frame
         return frame.sort_values("replication", kind="stable").reset_index(drop=True)
 
     def summary(self, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> pd.DataFrame:
@@ -393,7 +416,9 @@ class Results:
         count = has.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             p_met = np.where(count > 0, met.sum(axis=0) / np.maximum(count, 1), np.nan)
-        out["control_total"] = np.where(has.any(axis=0), np.nanmax(np.where(has, ct, -np.inf), axis=0), np.nan).reshape(-1)
+        out["control_total"] = np.where(
+            has.any(axis=0), np.nanmax(np.where(has, ct, -np.inf), axis=0), np.nan
+        ).reshape(-1)
         out["p_met_control_total"] = p_met.reshape(-1)
         return out
 
@@ -457,7 +482,7 @@ class Results:
 
 def _met(surplus: pd.Series, total: pd.Series) -> pd.Series:
     """Whether a surplus meets a control total; NA where there is no total."""
-    met = (surplus.to_numpy() >= total.to_numpy() - 1e-9)
+    met = surplus.to_numpy() >= total.to_numpy() - 1e-9
     return pd.Series(met, index=surplus.index).astype("boolean").mask(total.isna().to_numpy())
 
 

@@ -112,6 +112,7 @@ def run(
         variant=scenario.variant,
         seed=int(seed),
         source=scenario.source,
+        prepared=options.prepared,
     )
 
 

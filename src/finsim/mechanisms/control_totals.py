@@ -172,13 +172,19 @@ class ControlTotals(Mechanism):
     @classmethod
     def check(cls, config: ControlTotalsConfig, refs: References) -> None:
         for org_id in config.organisations:
-            refs.org(("control_totals", "organisations", org_id), org_id, ("commissioner", "provider"))
+            refs.org(
+                ("control_totals", "organisations", org_id), org_id, ("commissioner", "provider")
+            )
         for org_id in config.systems:
             refs.org(("control_totals", "systems", org_id), org_id, ("system",))
         for org_id in config.regions:
             refs.org(("control_totals", "regions", org_id), org_id, ("region",))
         for org_id in config.acceptance.overrides:
-            refs.org(("control_totals", "acceptance", "overrides", org_id), org_id, ("commissioner", "provider"))
+            refs.org(
+                ("control_totals", "acceptance", "overrides", org_id),
+                org_id,
+                ("commissioner", "provider"),
+            )
         orgs = refs.model.organisations  # type: ignore[attr-defined]
         system_of = {m.id: m.system for m in [*orgs.commissioners, *orgs.providers]}
         for i, move in enumerate(config.flexibility):
@@ -186,10 +192,16 @@ class ControlTotals(Mechanism):
             ok = refs.org(path + ("from",), move.from_, ("commissioner", "provider"))
             ok &= refs.org(path + ("to",), move.to, ("commissioner", "provider"))
             if ok and system_of[move.from_] != system_of[move.to]:
-                refs.add(path, f"flexibility moves totals within a system: '{move.from_}' and '{move.to}' are in different systems")
+                refs.add(
+                    path,
+                    f"flexibility moves totals within a system: '{move.from_}' and '{move.to}' are in different systems",
+                )
         d = config.acceptance.delivery
         if d.sd > 0 and d.sd**2 >= d.mean * (1 - d.mean):
-            refs.add(("control_totals", "acceptance", "delivery", "sd"), f"a share with mean {d.mean} cannot have sd {d.sd}")
+            refs.add(
+                ("control_totals", "acceptance", "delivery", "sd"),
+                f"a share with mean {d.mean} cannot have sd {d.sd}",
+            )
 
     @classmethod
     def prepare(cls, config: ControlTotalsConfig, scenario: Any, seed: int) -> Any:
@@ -205,8 +217,16 @@ class ControlTotals(Mechanism):
         y = ctx.fy
         has = ~np.isnan(self.totals["org"][y, self.bodies])
         acc = self.accepted[y, self.bodies]
-        ctx.events.record(self.bodies, "accepted_control_total", "", has & acc, self.totals["org"][y, self.bodies])
-        ctx.events.record(self.bodies, "rejected_control_total", "", has & ~acc, self.totals["org"][y, self.bodies])
+        ctx.events.record(
+            self.bodies, "accepted_control_total", "", has & acc, self.totals["org"][y, self.bodies]
+        )
+        ctx.events.record(
+            self.bodies,
+            "rejected_control_total",
+            "",
+            has & ~acc,
+            self.totals["org"][y, self.bodies],
+        )
         u = self.rng.uniform("delivery", y, shape=(self.bodies.size,))
         rate = self.config.acceptance.delivery.draw(u)
         self.delivered = rate * self.improvement[y, self.bodies] * acc
@@ -214,10 +234,14 @@ class ControlTotals(Mechanism):
     def deliver(self, ctx: Context) -> None:
         """Acceptors' extra savings: a twelfth a month, non-recurrent cost reductions."""
         if self.delivered.any():
-            ctx.ledger.post(self.bodies, EXTERNAL, -self.delivered / 12.0, "operating_cost", "non_recurrent")
+            ctx.ledger.post(
+                self.bodies, EXTERNAL, -self.delivered / 12.0, "operating_cost", "non_recurrent"
+            )
 
 
-def apply_overrides(accepted: np.ndarray, overrides: dict[str, str], economy: Economy) -> np.ndarray:
+def apply_overrides(
+    accepted: np.ndarray, overrides: dict[str, str], economy: Economy
+) -> np.ndarray:
     out = accepted.copy()
     for org_id, choice in overrides.items():
         out[:, economy.index(org_id)] = choice == "accept"
@@ -240,13 +264,17 @@ def rational_decisions(config: ControlTotalsConfig, scenario: Any, seed: int) ->
     reps = np.arange(acceptance.pilot_replications)
     chunk = Engine(pilot_scenario, reps, pilot_seed, RunOptions()).run()
     economy = Economy.from_scenario(scenario)
-    arrays = Results(economy, [chunk], scenario_name="pilot", variant="pilot", seed=pilot_seed)._position_arrays
+    arrays = Results(
+        economy, [chunk], scenario_name="pilot", variant="pilot", seed=pilot_seed
+    )._position_arrays
     before = arrays["surplus"] - arrays["incentive_earned"]  # (P, F, A)
     level_totals = totals(config, economy)
     ct = level_totals["org"]
     mean = before.mean(axis=0)
     improvement = np.where(np.isnan(ct), 0.0, np.maximum(ct - mean, 0.0))
-    u = Streams(pilot_seed, reps).uniform("control_totals", "pilot_delivery", shape=before.shape[1:])
+    u = Streams(pilot_seed, reps).uniform(
+        "control_totals", "pilot_delivery", shape=before.shape[1:]
+    )
     improved = before + acceptance.delivery.draw(u) * improvement
     incentive = getattr(scenario.model, "incentives", None)
     gain = expected_gain_samples(improved, ct, level_totals["system"], economy, incentive, scenario)
@@ -273,11 +301,16 @@ def rational_decisions(config: ControlTotalsConfig, scenario: Any, seed: int) ->
             "accepted": [bool(accepted[f, a]) for f, a in rows],
         }
     )
-    return {"accepted": accepted, "improvement": improvement, "table": table}
+    return {"accepted": accepted, "improvement": improvement, "tables": {"acceptance": table}}
 
 
 def expected_gain_samples(
-    surplus: np.ndarray, ct: np.ndarray, ct_system: np.ndarray, economy: Economy, incentive: Any, scenario: Any
+    surplus: np.ndarray,
+    ct: np.ndarray,
+    ct_system: np.ndarray,
+    economy: Economy,
+    incentive: Any,
+    scenario: Any,
 ) -> np.ndarray:
     """Incentive each body would earn in each pilot replication if it accepted: ``(P, F, A)``."""
     P, F, A = surplus.shape
@@ -289,7 +322,11 @@ def expected_gain_samples(
     own = surplus >= ct - 1e-9
     system_sum = np.asarray(surplus.reshape(-1, A) @ economy.membership("system")).reshape(P, F, A)
     parent = np.where(economy.system >= 0, economy.system, -1)
-    sys_pass = np.where(parent >= 0, system_sum[:, :, np.maximum(parent, 0)] >= ct_system[:, np.maximum(parent, 0)] - 1e-9, own)
+    sys_pass = np.where(
+        parent >= 0,
+        system_sum[:, :, np.maximum(parent, 0)] >= ct_system[:, np.maximum(parent, 0)] - 1e-9,
+        own,
+    )
     years = [economy.calendar.start_year + f for f in range(F)]
     share = np.array([incentive.system_share.at(y) for y in years])[None, :, None]
     finance = np.array([incentive.finance_share.at(y) for y in years])[None, :, None]

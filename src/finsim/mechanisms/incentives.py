@@ -65,7 +65,9 @@ class IncentivesConfig(StrictModel):
     @classmethod
     def _quarters(cls, value: list[float]) -> list[float]:
         if len(value) != 4 or any(v < 0 for v in value) or abs(sum(value) - 1.0) > 1e-9:
-            raise ValueError("expected four quarterly shares summing to 1, e.g. [0.15, 0.2, 0.3, 0.35]")
+            raise ValueError(
+                "expected four quarterly shares summing to 1, e.g. [0.15, 0.2, 0.3, 0.35]"
+            )
         return value
 
 
@@ -89,7 +91,13 @@ class IncentiveScheme:
         self.config = config
 
     def quarter(
-        self, ctx: Context, q: int, allocation: np.ndarray, own_pass: np.ndarray, system_pass: np.ndarray, performance_pass: np.ndarray
+        self,
+        ctx: Context,
+        q: int,
+        allocation: np.ndarray,
+        own_pass: np.ndarray,
+        system_pass: np.ndarray,
+        performance_pass: np.ndarray,
     ) -> np.ndarray:
         """The quarter's payment to each body, ``(R, n)``, before the acceptance mask."""
         year = ctx.fy_start_year
@@ -100,7 +108,12 @@ class IncentiveScheme:
         return allocation * self.config.phasing[q - 1] * earned
 
     def year_end(
-        self, ctx: Context, unearned: np.ndarray, allocation: np.ndarray, beaten: np.ndarray, met: np.ndarray
+        self,
+        ctx: Context,
+        unearned: np.ndarray,
+        allocation: np.ndarray,
+        beaten: np.ndarray,
+        met: np.ndarray,
     ) -> list[tuple[str, np.ndarray]]:
         """Redistributions of unearned money: (category, (R, n) amounts) in order."""
         out = []
@@ -113,7 +126,9 @@ class IncentiveScheme:
             else:
                 weights = allocation * met
                 total = weights.sum(axis=1, keepdims=True)
-                amount = np.where(total > 0, pool[:, None] * weights / np.where(total > 0, total, 1.0), 0.0)
+                amount = np.where(
+                    total > 0, pool[:, None] * weights / np.where(total > 0, total, 1.0), 0.0
+                )
                 out.append(("general_distribution", amount))
             pool = pool - amount.sum(axis=1)
         return out
@@ -160,12 +175,22 @@ class Incentives(Mechanism):
         for org_id in config.allocation:
             refs.org(("incentives", "allocation", org_id), org_id, ("commissioner", "provider"))
         if config.scheme not in _SCHEMES:
-            refs.add(("incentives", "scheme"), f"unknown scheme '{config.scheme}'; registered: {', '.join(_SCHEMES)}", did_you_mean(config.scheme, _SCHEMES))
+            refs.add(
+                ("incentives", "scheme"),
+                f"unknown scheme '{config.scheme}'; registered: {', '.join(_SCHEMES)}",
+                did_you_mean(config.scheme, _SCHEMES),
+            )
         first = config.fund.at(refs.start_year)
         if sum(config.allocation.values()) > first + 1e-9:
-            refs.add(("incentives", "allocation"), f"allocations sum to {sum(config.allocation.values()):,.1f} but the fund is {first:,.1f}")
+            refs.add(
+                ("incentives", "allocation"),
+                f"allocations sum to {sum(config.allocation.values()):,.1f} but the fund is {first:,.1f}",
+            )
         if getattr(refs.model, "control_totals", None) is None:
-            refs.add(("incentives",), "an incentive fund is tied to control totals: add a 'control_totals' section")
+            refs.add(
+                ("incentives",),
+                "an incentive fund is tied to control totals: add a 'control_totals' section",
+            )
 
     def phases(self) -> Mapping[str, Callable[[Context], None]]:
         return {"year_start": self.fund, "monitoring": self.quarter_end, "year_end": self.year_end}
@@ -174,7 +199,9 @@ class Incentives(Mechanism):
         """The treasury funds the centre's incentive fund for the year."""
         self.paid[:] = 0.0
         size = self.config.fund.at(ctx.fy_start_year)
-        ctx.ledger.post(TREASURY, self.centre, np.full((ctx.R, 1), size), "funding", "non_recurrent")
+        ctx.ledger.post(
+            TREASURY, self.centre, np.full((ctx.R, 1), size), "funding", "non_recurrent"
+        )
 
     def _tests(self, ctx: Context, fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(own pass, system pass, surplus before incentives) year to date, ``(R, A)``."""
@@ -195,12 +222,19 @@ class Incentives(Mechanism):
         own, system_pass, _ = self._tests(ctx, ctx.month / 12.0)
         b = self.bodies
         accepted = ctx.state["control_totals.accepted"][ctx.fy, b]
-        performance = self.rng.uniform("performance", ctx.fy, q, shape=(b.size,)) < self.config.performance_chance
-        amount = self.scheme.quarter(ctx, q, self.allocation[ctx.fy, b], own[:, b], system_pass[:, b], performance)
+        performance = (
+            self.rng.uniform("performance", ctx.fy, q, shape=(b.size,))
+            < self.config.performance_chance
+        )
+        amount = self.scheme.quarter(
+            ctx, q, self.allocation[ctx.fy, b], own[:, b], system_pass[:, b], performance
+        )
         amount = amount * accepted
         ctx.ledger.post(self.centre, b, amount, "incentive_payment", "non_recurrent")
         self.paid[:, b] += amount
-        ctx.events.record(b, "incentive_quarter", f"Q{q}", accepted[None, :] & np.ones_like(amount, bool), amount)
+        ctx.events.record(
+            b, "incentive_quarter", f"Q{q}", accepted[None, :] & np.ones_like(amount, bool), amount
+        )
 
     def year_end(self, ctx: Context) -> None:
         """Return unearned money through the scheme's year-end rules."""
@@ -211,7 +245,9 @@ class Incentives(Mechanism):
         beaten = (before[:, b] - totals) * accepted
         met = (beaten >= -1e-9) & accepted
         unearned = self.config.fund.at(ctx.fy_start_year) - self.paid[:, b].sum(axis=1)
-        for category, amount in self.scheme.year_end(ctx, unearned, self.allocation[ctx.fy, b] * accepted, beaten, met):
+        for category, amount in self.scheme.year_end(
+            ctx, unearned, self.allocation[ctx.fy, b] * accepted, beaten, met
+        ):
             ctx.ledger.post(self.centre, b, amount, category, "non_recurrent")
             self.paid[:, b] += amount
         ctx.records.record(
@@ -228,4 +264,3 @@ class Incentives(Mechanism):
 def scheme_names() -> list[str]:
     """Names of the registered incentive schemes."""
     return list(_SCHEMES)
-
