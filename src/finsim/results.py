@@ -37,6 +37,8 @@ _INCENTIVE = [
     CATEGORIES.index(c) for c in ("incentive_payment", "incentive_bonus", "general_distribution")
 ]
 _KEY_COLUMNS = ("fy", "source", "target", "category", "recurrence", "kind")
+#: Flows through which bodies subsidise one another (see Results.subsidies).
+SUBSIDY_CATEGORIES = ("top_slice", "risk_share", "reallocation", "savings")
 
 
 def _encode(keys: pd.DataFrame, n_accounts: int) -> np.ndarray:
@@ -91,7 +93,9 @@ class Results:
         seed: int,
         source: str = "",
         prepared: dict[str, Any] | None = None,
+        need: Sequence[tuple[str, float, float]] = (),
     ) -> None:
+        self._need = list(need)  # (commissioner, weighted population, population)
         self.economy = economy
         self.scenario_name = scenario_name
         self.variant = variant
@@ -167,6 +171,13 @@ class Results:
             "capital_expenditure": capital_out,
         }
         arrays["surplus_before_incentives"] = surplus - incentive
+        for category in SUBSIDY_CATEGORIES:
+            got, gave = self._totals(
+                revenue & (self._key("category") == CATEGORIES.index(category))
+            )
+            arrays[f"net_{category}"] = got - gave
+        raised = self._extras.get("control_total_raised")
+        arrays["extra_surplus_asked"] = np.zeros_like(surplus) if raised is None else raised
         shape = surplus.shape
         for name in (
             "control_total",
@@ -178,6 +189,13 @@ class Results:
             arrays[name] = (
                 np.full(shape, np.nan) if value is None else np.broadcast_to(value, shape)
             )
+        if raised is not None:  # extra surplus asked in the year raises the body's total
+            arrays["control_total"] = arrays["control_total"] + raised
+            # ... and its system's; the regional total it serves stays where it was
+            system_raised = np.asarray(
+                raised.reshape(-1, shape[2]) @ self.economy.membership("system")
+            ).reshape(shape)
+            arrays["system_control_total"] = arrays["system_control_total"] + system_raised
         # each body's system and region: their summed position before incentives
         for level in ("system", "region"):
             summed = np.asarray(
@@ -315,6 +333,51 @@ class Results:
             }
         )
 
+    def subsidies(self) -> pd.DataFrame:
+        """Who subsidises whom: per body and year, the mean net money received (+) or given (-)
+        through top slices, risk shares, re-allocations and extra surpluses asked of it, with
+        its deprivation quintile and need per head (weighted / registered population).
+
+        An extra surplus asked of a body stays in its accounts but is given up to the
+        regional total, so it counts as given.
+        """
+        arrays = self._position_arrays
+        economy = self.economy
+        bodies = np.flatnonzero(
+            np.isin(
+                economy.org_type, [ORG_TYPES.index("commissioner"), ORG_TYPES.index("provider")]
+            )
+        )
+        table = economy.org_table().iloc[bodies]
+        F, n = len(self.years), bodies.size
+        out = pd.DataFrame(
+            {
+                "fy": np.repeat(np.array(self.years, dtype=object), n),
+                "org": np.tile(table["org"].to_numpy(), F),
+                "org_type": np.tile(table["org_type"].to_numpy(), F),
+                "system": np.tile(table["system"].to_numpy(), F),
+                "region": np.tile(table["region"].to_numpy(), F),
+                "deprivation_quintile": np.tile(table["deprivation_quintile"].to_numpy(), F),
+                "need_per_head": np.tile(self._need_per_head()[bodies], F),
+            }
+        )
+        total = np.zeros((F, n))
+        for category in SUBSIDY_CATEGORIES:
+            mean = arrays[f"net_{category}"][:, :, bodies].mean(axis=0)
+            out[category] = mean.reshape(-1)
+            total += mean
+        asked = arrays["extra_surplus_asked"][:, :, bodies].mean(axis=0)
+        out["extra_surplus"] = -asked.reshape(-1)
+        out["net_received"] = (total - asked).reshape(-1)
+        return out
+
+    def _need_per_head(self) -> np.ndarray:
+        values = np.full(self.economy.n_accounts, np.nan)
+        for org, weighted, population in self._need:
+            if population > 0:
+                values[self.economy.index(org)] = weighted / population
+        return values
+
     @property
     def table_names(self) -> list[str]:
         """Names of the mechanism tables this run produced (e.g. "allocations")."""
@@ -352,7 +415,19 @@ class Results:
             members = economy.membership(level)
             groups = np.flatnonzero(economy.org_type == ORG_TYPES.index(level))
             levels.append((level, groups, members))
-        summable = ("income", "expenditure", "surplus", "underlying_surplus", "incentive_earned")
+        arrays = {
+            **arrays,
+            "net_subsidy": sum(arrays[f"net_{c}"] for c in SUBSIDY_CATEGORIES)
+            - arrays["extra_surplus_asked"],
+        }
+        summable = (
+            "income",
+            "expenditure",
+            "surplus",
+            "underlying_surplus",
+            "incentive_earned",
+            "net_subsidy",
+        )
         for level, columns, matrix in levels:
             agg = {}
             for name in summable:
@@ -410,6 +485,7 @@ class Results:
         out["expenditure_mean"] = agg["expenditure"].mean(axis=0).reshape(-1)
         out["p_deficit"] = (surplus < -1e-9).mean(axis=0).reshape(-1)
         out["incentive_mean"] = agg["incentive_earned"].mean(axis=0).reshape(-1)
+        out["net_subsidy_received_mean"] = agg["net_subsidy"].mean(axis=0).reshape(-1)
         ct = agg["control_total"]
         has = ~np.isnan(ct)
         met = (agg["before_incentives"] >= np.where(has, ct, 0.0) - 1e-9) & has

@@ -113,6 +113,14 @@ def run(
         seed=int(seed),
         source=scenario.source,
         prepared=options.prepared,
+        need=[
+            (
+                c.id,
+                c.weighted_population if c.weighted_population is not None else c.population,
+                c.population,
+            )
+            for c in scenario.model.organisations.commissioners  # type: ignore[attr-defined]
+        ],
     )
 
 

@@ -240,7 +240,7 @@ class ControlTotals(Mechanism):
 
 
 def apply_overrides(
-    accepted: np.ndarray, overrides: dict[str, str], economy: Economy
+    accepted: np.ndarray, overrides: Mapping[str, str], economy: Economy
 ) -> np.ndarray:
     out = accepted.copy()
     for org_id, choice in overrides.items():

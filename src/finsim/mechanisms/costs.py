@@ -91,8 +91,13 @@ class Costs(Mechanism):
         return {"year_start": self.new_year, "costs": self.pay}
 
     def new_year(self, ctx: Context) -> None:
+        """Inflate costs into the year; publish each body's annual cost base (``costs.annual``)."""
         if ctx.fy > 0:
             self.inflation_to_date *= 1.0 + self.config.inflation.at(ctx.fy_start_year)
+        annual = np.zeros(ctx.economy.n_accounts)
+        annual[self.providers] = self.fixed * self.inflation_to_date
+        annual[self.commissioners] = self.other_spend * self.inflation_to_date
+        ctx.state["costs.annual"] = annual
 
     def pay(self, ctx: Context) -> None:
         """Post the month's operating costs and other income."""

@@ -1,0 +1,325 @@
+"""Regional monitoring and interventions (seed 003: regional control totals, 2019/20).
+
+What it models: NHS England and NHS Improvement asked each of their seven
+regions to hit an aggregate regional control total. At configured months a
+region forecasts its outturn: its members' year-to-date surplus before
+incentives, run on at the same rate to the year end, plus what interventions
+already agreed are expected to deliver. If the forecast misses the regional
+control total it intervenes, in a configured order, until the gap is covered:
+
+* ``extra_surplus``: bodies with headroom are asked to deliver extra surplus
+  (Birmingham and Solihull CCG: an extra GBP 4.6m, moving to a GBP 4.6m
+  surplus), chosen by name, largest headroom first, or pro rata to size. Their
+  control totals rise by what is asked; they find it by extra savings,
+  delivered at a random rate over the rest of the year;
+* ``top_slice``: a share of the region's commissioners' allocations for the rest
+  of the year is taken back (``top_slice`` to the region, non-recurrent) and
+  they cut uncommitted spending to match, so the region keeps it as surplus;
+* ``rapid_savings``: region-wide schemes across its providers, pro rata to their
+  costs, with uncertain delivery;
+* ``loans``: revenue-support loans from the centre to providers forecast to
+  miss their totals (``loan``), repaid in equal instalments at the end of each
+  of the following years (``loan_repayment``). Loans are financing (kind
+  ``capital``): they give cash, not a better position.
+
+Each forecast and intervention is an event and a row of
+``res.table("interventions")``; raised control totals appear in positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from finsim.economy import EXTERNAL, ORG_TYPES
+from finsim.mechanisms.base import Context, Mechanism
+from finsim.mechanisms.control_totals import Delivery
+from finsim.mechanisms.transfers import current_allocation
+from finsim.registry import register_mechanism
+from finsim.scenario.models import Id, Money, StrictModel
+from finsim.scenario.validate import References
+
+Step = Literal["extra_surplus", "top_slice", "rapid_savings", "loans"]
+DEFAULT_ORDER: tuple[Step, ...] = ("extra_surplus", "top_slice", "rapid_savings")
+
+
+class ExtraSurplus(StrictModel):
+    select: Literal["named", "largest_headroom", "pro_rata"] = "named"
+    named: dict[str, Money] = Field(
+        default_factory=dict, description="amount asked of each named body, GBP m"
+    )
+    share_of_gap: float = Field(default=1.0, ge=0, le=1)
+    delivery: Delivery = Field(default_factory=Delivery)
+
+
+class TopSlice(StrictModel):
+    share: float = Field(
+        default=0.005, ge=0, le=1, description="largest share of the rest of the year's allocations"
+    )
+
+
+class RapidSavings(StrictModel):
+    share_of_gap: float = Field(default=1.0, ge=0, le=1)
+    delivery: Delivery = Field(default_factory=lambda: Delivery(mean=0.5, sd=0.2))
+
+
+class Loans(StrictModel):
+    repay_years: int = Field(default=3, ge=1, le=30)
+
+
+class InterventionsConfig(StrictModel):
+    regions: list[Id] | None = Field(
+        default=None, description="default: every region with a control total"
+    )
+    months: list[int] = Field(
+        default_factory=lambda: [6], description="months in which regions forecast"
+    )
+    order: list[Step] = Field(default_factory=lambda: list(DEFAULT_ORDER))
+    extra_surplus: ExtraSurplus = Field(default_factory=ExtraSurplus)
+    top_slice: TopSlice = Field(default_factory=TopSlice)
+    rapid_savings: RapidSavings = Field(default_factory=RapidSavings)
+    loans: Loans = Field(default_factory=Loans)
+
+
+@register_mechanism
+class Interventions(Mechanism):
+    """Regional forecasts and interventions to meet regional control totals."""
+
+    section = "interventions"
+    order = 67
+    Config = InterventionsConfig
+    config: InterventionsConfig
+
+    def __init__(self, config: InterventionsConfig, ctx: Context) -> None:
+        super().__init__(config, ctx)
+        economy = ctx.economy
+        R, A, F = ctx.R, economy.n_accounts, economy.calendar.n_years
+        self.regions = (
+            economy.indices(config.regions)
+            if config.regions is not None
+            else economy.of_type("region")
+        )
+        self.member = economy.membership("region")
+        self.body = np.isin(
+            economy.org_type, [ORG_TYPES.index("commissioner"), ORG_TYPES.index("provider")]
+        )
+        self.centre = economy.index(ctx.scenario.model.organisations.centre.id)  # type: ignore[attr-defined]
+        self.monthly_cut = np.zeros((R, A))  # cost reductions still to come each month
+        self.expected_left = np.zeros((R, A))  # what agreed interventions should still deliver
+        self.expected_monthly = np.zeros((R, A))
+        self.raised = np.zeros((R, F, A))
+        self.loans: list[
+            tuple[int, np.ndarray, np.ndarray]
+        ] = []  # (year, providers, amount (R, n))
+        ctx.state["output.control_total_raised"] = self.raised
+
+    @classmethod
+    def check(cls, config: InterventionsConfig, refs: References) -> None:
+        for i, region in enumerate(config.regions or []):
+            refs.org(("interventions", "regions", i), region, ("region",))
+        for org_id in config.extra_surplus.named:
+            refs.org(
+                ("interventions", "extra_surplus", "named", org_id),
+                org_id,
+                ("commissioner", "provider"),
+            )
+        if any(m < 1 or m > 12 for m in config.months):
+            refs.add(("interventions", "months"), "months are 1 (April) to 12 (March)")
+        if getattr(refs.model, "control_totals", None) is None:
+            refs.add(
+                ("interventions",),
+                "regions intervene to meet control totals: add a 'control_totals' section",
+            )
+
+    def phases(self) -> Mapping[str, Callable[[Context], None]]:
+        return {"year_start": self.new_year, "costs": self.deliver, "intervention": self.monitor}
+
+    def new_year(self, ctx: Context) -> None:
+        self.monthly_cut[:] = 0.0
+        self.expected_left[:] = 0.0
+        self.expected_monthly[:] = 0.0
+
+    def deliver(self, ctx: Context) -> None:
+        """Agreed savings and spending cuts arrive month by month (non-recurrent)."""
+        bodies = np.flatnonzero(self.monthly_cut.any(axis=0))
+        if bodies.size:
+            ctx.ledger.post(
+                bodies, EXTERNAL, -self.monthly_cut[:, bodies], "operating_cost", "non_recurrent"
+            )
+        self.expected_left = np.maximum(self.expected_left - self.expected_monthly, 0.0)
+        if ctx.month == 12:
+            self._repay_loans(ctx)
+
+    def _forecast(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """Each body's forecast outturn before incentives (R, A), and each region's (R, A)."""
+        received = ctx.state.get("incentives.received_ytd", 0.0)
+        ytd = ctx.ledger.year_to_date() - received
+        body = np.where(self.body, ytd * 12.0 / ctx.month + self.expected_left, 0.0)
+        return body, np.asarray(body @ self.member)
+
+    def monitor(self, ctx: Context) -> None:
+        """In a monitoring month, each region forecasts and intervenes where it will miss."""
+        if ctx.month not in self.config.months:
+            return
+        totals = ctx.state["control_totals.totals"]
+        region_total = totals["region"][ctx.fy]
+        body_total = totals["org"][ctx.fy] + self.raised[:, ctx.fy]
+        forecast, region_forecast = self._forecast(ctx)
+        months_left = 12 - ctx.month
+        for g in self.regions:
+            if np.isnan(region_total[g]):
+                continue
+            gap = np.maximum(region_total[g] - region_forecast[:, g], 0.0)
+            ctx.events.record(g, "regional_forecast", "gap to regional control total", gap > 0, gap)
+            in_region = np.flatnonzero(self.body & (ctx.economy.region == g))
+            row: dict[str, np.ndarray] = {
+                "forecast": region_forecast[:, g].copy(),
+                "gap": gap.copy(),
+            }
+            for step in self.config.order:
+                before = gap.copy()
+                if step == "extra_surplus":
+                    gap = self._extra_surplus(
+                        ctx, in_region, gap, forecast, body_total, months_left
+                    )
+                elif step == "top_slice":
+                    gap = self._top_slice(ctx, g, in_region, gap, months_left)
+                elif step == "rapid_savings":
+                    gap = self._rapid_savings(ctx, in_region, gap, months_left)
+                else:
+                    self._lend(ctx, in_region, forecast, body_total)
+                row[step] = before - gap
+            ctx.records.record(
+                "interventions", np.array([g]), {}, **{k: v[:, None] for k, v in row.items()}
+            )
+
+    def _schedule(
+        self,
+        bodies: np.ndarray,
+        amount: np.ndarray,
+        delivery: Delivery,
+        ctx: Context,
+        site: str,
+        months_left: int,
+    ) -> np.ndarray:
+        """Plan savings of ``amount`` (R, n) over the rest of the year; return what is expected."""
+        rate = delivery.draw(self.rng.uniform(site, ctx.t, shape=(bodies.size,)))
+        delivered = amount * rate
+        if months_left == 0:
+            ctx.ledger.post(bodies, EXTERNAL, -delivered, "operating_cost", "non_recurrent")
+        else:
+            self.monthly_cut[:, bodies] += delivered / months_left
+            self.expected_left[:, bodies] += amount * delivery.mean
+            self.expected_monthly[:, bodies] += amount * delivery.mean / months_left
+        return amount * delivery.mean
+
+    def _extra_surplus(
+        self,
+        ctx: Context,
+        bodies: np.ndarray,
+        gap: np.ndarray,
+        forecast: np.ndarray,
+        body_total: np.ndarray,
+        months_left: int,
+    ) -> np.ndarray:
+        cfg = self.config.extra_surplus
+        wanted = gap * cfg.share_of_gap
+        if cfg.select == "named":
+            named = np.array([cfg.named.get(ctx.economy.ids[b], 0.0) for b in bodies])
+            asked = np.where(gap[:, None] > 0, named[None, :], 0.0)
+        else:
+            headroom = np.maximum(
+                np.nan_to_num(forecast[:, bodies] - body_total[:, bodies], nan=0.0), 0.0
+            )
+            if cfg.select == "largest_headroom":
+                order = np.argsort(-headroom, axis=1, kind="stable")
+                sorted_room = np.take_along_axis(headroom, order, axis=1)
+                before = np.cumsum(sorted_room, axis=1) - sorted_room
+                take = np.clip(wanted[:, None] - before, 0.0, sorted_room)
+                asked = np.zeros_like(headroom)
+                np.put_along_axis(asked, order, take, axis=1)
+            else:
+                size = ctx.state.get("costs.annual", np.ones(ctx.economy.n_accounts))[bodies]
+                weights = (
+                    size / size.sum() if size.sum() > 0 else np.full(bodies.size, 1 / bodies.size)
+                )
+                asked = wanted[:, None] * weights[None, :]
+        if not asked.any():
+            return gap
+        self.raised[:, ctx.fy, bodies] += asked
+        ctx.events.record(
+            bodies, "extra_surplus_asked", "to support the regional control total", asked > 0, asked
+        )
+        expected = self._schedule(bodies, asked, cfg.delivery, ctx, "extra_surplus", months_left)
+        return np.maximum(gap - expected.sum(axis=1), 0.0)
+
+    def _top_slice(
+        self, ctx: Context, region: int, bodies: np.ndarray, gap: np.ndarray, months_left: int
+    ) -> np.ndarray:
+        commissioners = bodies[ctx.economy.org_type[bodies] == ORG_TYPES.index("commissioner")]
+        if commissioners.size == 0:
+            return gap
+        allocation = current_allocation(ctx)
+        rest = allocation[:, commissioners] * max(months_left, 1) / 12.0
+        room = self.config.top_slice.share * rest.sum(axis=1)
+        amount = np.minimum(gap, room)
+        weights = np.where(
+            rest.sum(axis=1, keepdims=True) > 0,
+            rest / np.maximum(rest.sum(axis=1, keepdims=True), 1e-300),
+            0.0,
+        )
+        taken = amount[:, None] * weights
+        ctx.ledger.post(commissioners, region, taken, "top_slice", "non_recurrent")
+        ctx.ledger.post(
+            commissioners, EXTERNAL, -taken, "operating_cost", "non_recurrent"
+        )  # spending held back
+        ctx.events.record(
+            commissioners, "top_slice", "share of allocation held by the region", taken > 0, taken
+        )
+        return gap - amount
+
+    def _rapid_savings(
+        self, ctx: Context, bodies: np.ndarray, gap: np.ndarray, months_left: int
+    ) -> np.ndarray:
+        providers = bodies[ctx.economy.org_type[bodies] == ORG_TYPES.index("provider")]
+        if providers.size == 0 or not gap.any():
+            return gap
+        size = ctx.state.get("costs.annual", np.ones(ctx.economy.n_accounts))[providers]
+        weights = (
+            size / size.sum() if size.sum() > 0 else np.full(providers.size, 1 / providers.size)
+        )
+        plan = (gap * self.config.rapid_savings.share_of_gap)[:, None] * weights[None, :]
+        ctx.events.record(
+            providers, "rapid_savings", "regional rapid savings scheme", plan > 0, plan
+        )
+        expected = self._schedule(
+            providers, plan, self.config.rapid_savings.delivery, ctx, "rapid_savings", months_left
+        )
+        return np.maximum(gap - expected.sum(axis=1), 0.0)
+
+    def _lend(
+        self, ctx: Context, bodies: np.ndarray, forecast: np.ndarray, body_total: np.ndarray
+    ) -> None:
+        providers = bodies[ctx.economy.org_type[bodies] == ORG_TYPES.index("provider")]
+        if providers.size == 0:
+            return
+        shortfall = np.nan_to_num(body_total[:, providers] - forecast[:, providers], nan=0.0)
+        shortfall = np.where(shortfall > 1e-6, shortfall, 0.0)  # rounding is not a shortfall
+        if not shortfall.any():
+            return
+        ctx.ledger.post(self.centre, providers, shortfall, "loan", "non_recurrent", "capital")
+        ctx.events.record(providers, "loan", "revenue support loan", shortfall > 0, shortfall)
+        self.loans.append((ctx.fy, providers, shortfall))
+
+    def _repay_loans(self, ctx: Context) -> None:
+        years = self.config.loans.repay_years
+        for year, providers, amount in self.loans:
+            if 0 < ctx.fy - year <= years:
+                instalment = amount / years
+                ctx.ledger.post(
+                    providers, self.centre, instalment, "loan_repayment", "non_recurrent", "capital"
+                )
+                ctx.events.record(providers, "loan_repayment", "", instalment > 0, instalment)
