@@ -492,9 +492,10 @@ class Results:
         count = has.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             p_met = np.where(count > 0, met.sum(axis=0) / np.maximum(count, 1), np.nan)
-        out["control_total"] = np.where(
-            has.any(axis=0), np.nanmax(np.where(has, ct, -np.inf), axis=0), np.nan
-        ).reshape(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a total raised in the year varies
+            out["control_total"] = np.where(
+                count > 0, np.where(has, ct, 0.0).sum(axis=0) / np.maximum(count, 1), np.nan
+            ).reshape(-1)
         out["p_met_control_total"] = p_met.reshape(-1)
         return out
 
