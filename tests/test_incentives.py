@@ -180,3 +180,22 @@ def test_ics_most_systems_decline_the_fully_system_based_option():
 def test_ics_it_is_the_risk_that_turns_them_away():
     """Risk-neutral, every system would accept the fully system-based option."""
     assert _systems_accepting("fully_system", risk_aversion=0.0) == 10
+
+
+def test_a_user_can_write_and_register_a_new_scheme():
+    """A scheme class registered by name replaces the quarterly rule without engine changes."""
+    from finsim.mechanisms.incentives import IncentiveScheme, register_scheme
+
+    @register_scheme
+    class YearEndOnly(IncentiveScheme):
+        """Everything at Q4, on the year's finance test alone."""
+
+        name = "year_end_only"
+
+        def quarter(self, ctx, q, allocation, own_pass, system_pass, performance_pass):
+            return allocation * own_pass if q == 4 else 0.0 * allocation
+
+    assert np.allclose(payments(economy(ct_a=1.0, scheme="year_end_only")), [0.0, 0.0, 0.0, 10.0])
+    assert np.allclose(payments(economy(ct_a=2.5, scheme="year_end_only")), 0.0)
+    with pytest.raises(finsim.ScenarioError, match="unknown scheme 'year_end_onl'"):
+        finsim.Scenario.from_dict(economy(scheme="year_end_onl"))
