@@ -258,7 +258,7 @@ def rational_decisions(config: ControlTotalsConfig, scenario: Any, seed: int) ->
     acceptance = config.acceptance
     doc = scenario.to_data()
     doc.pop("variants", None)
-    doc["control_totals"]["acceptance"]["rule"] = "never"
+    doc["control_totals"].setdefault("acceptance", {})["rule"] = "never"
     pilot_scenario = Scenario.from_dict(doc, source=scenario.source)
     pilot_seed = stable_hash(f"pilot:{seed}") % (2**63)
     reps = np.arange(acceptance.pilot_replications)
