@@ -11,6 +11,7 @@ from finsim.registry import register_mechanism
 from finsim.results import Results
 from finsim.runner import UsageError, run
 from finsim.scenario import Scenario, load_scenario, loads_scenario
+from finsim.stress import StressResults, stress
 
 __version__ = "0.1.0"
 
@@ -25,4 +26,6 @@ __all__ = [
     "loads_scenario",
     "register_mechanism",
     "run",
+    "stress",
+    "StressResults",
 ]

@@ -1,7 +1,8 @@
 """The ``finsim`` command line.
 
     finsim validate FILE
-    finsim run FILE [--variant V] [--replications N] [--seed S] [--out DIR]
+    finsim run FILE [--variant V] [--replications N] [--seed S] [--out DIR] [--resume]
+    finsim stress FILE --variants A,B [--replications N] [--seed S] [--out DIR]
     finsim schema
     finsim examples
 
@@ -97,14 +98,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not out.is_dir():
         raise ScenarioError.single("--out", f"'{out}' exists and is not a folder", "(options)")
-    results = finsim.run(
-        scenario,
-        replications=args.replications,
-        seed=args.seed,
-        chunk_size=args.chunk_size,
-        backend=args.backend,
-        workers=args.workers,
-    )
+    try:
+        results = finsim.run(
+            scenario,
+            replications=args.replications,
+            seed=args.seed,
+            chunk_size=args.chunk_size,
+            backend=args.backend,
+            workers=args.workers,
+            client=args.scheduler,
+            antithetic=args.antithetic,
+            out=out,
+            resume=args.resume,
+            force=args.force,
+        )
+    except KeyboardInterrupt:
+        if out is None:
+            print(
+                "finsim: interrupted; nothing was saved (use --out DIR to keep finished chunks)",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"finsim: interrupted; finished chunks are saved in {out}/. To finish the run:\n"
+                f"  finsim run {args.file} --replications {args.replications} --seed {args.seed}"
+                + (f" --variant {args.variant}" if args.variant else "")
+                + (f" --chunk-size {args.chunk_size}" if args.chunk_size else "")
+                + f" --out {out} --resume",
+                file=sys.stderr,
+            )
+        return 130
     with pd.option_context(
         "display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40
     ):
@@ -122,7 +145,87 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise ScenarioError.single(
                 "--out", f"cannot write results: {exc.strerror} ({exc.filename})", "(options)"
             ) from None
-        print(f"Wrote {len(written)} files to {out}/")
+        print(f"Wrote {len(written)} tables to {out}/")
+    return 0
+
+
+def _cmd_stress(args: argparse.Namespace) -> int:
+    import finsim
+
+    scenario = finsim.load_scenario(args.file)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    for name in variants or []:
+        scenario.with_variant(name)  # an unknown variant is an error before anything runs
+    result = finsim.stress(
+        scenario,
+        variants,
+        replications=args.replications,
+        seed=args.seed,
+        chunk_size=args.chunk_size,
+        backend=args.backend,
+        workers=args.workers,
+        antithetic=args.antithetic,
+    )
+    names = result.variants
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 20, "display.max_rows", 200
+    ):
+        print(
+            f"{scenario.name}: {', '.join(names)} on common random numbers, {args.replications:,} replications, seed {args.seed}"
+        )
+        counts = result.acceptance_counts()
+        if len(counts):
+            print("\nAcceptance of control totals:")
+            print(counts.to_string(index=False))
+        meeting = result.meeting()
+        meeting = meeting[meeting["level"].isin(["system", "region"])]
+        if len(meeting):
+            print(
+                "\nProbability of meeting the control total (95% Wilson interval), systems and regions:"
+            )
+            shown = meeting.assign(
+                p=meeting.apply(
+                    lambda r: f"{r.p_met:.2f} [{r.p_met_low:.2f}, {r.p_met_high:.2f}]", axis=1
+                )
+            )
+            print(
+                shown.pivot_table(
+                    index=["level", "name", "fy"], columns="variant", values="p", aggfunc="first"
+                ).to_string()
+            )
+        risk = result.system_risk()
+        es = [c for c in risk.columns if c.startswith("deficit_es")][0]
+        print(f"\nExpected shortfall of the deficit ({es.removeprefix('deficit_es')}%), GBP m:")
+        print(
+            risk.pivot_table(index=["level", "name", "fy"], columns="variant", values=es)
+            .round(1)
+            .to_string()
+        )
+        if len(names) >= 2:
+            diff = result.difference(names[0], names[1])
+            total = diff.groupby("fy")[["mean"]].sum()
+            print(
+                f"\n{names[1]} minus {names[0]}, paired by replication (GBP m surplus), largest changes:"
+            )
+            top = diff.reindex(diff["mean"].abs().sort_values(ascending=False).index).head(10)
+            print(top[["fy", "org", "mean", "se"]].round(3).to_string(index=False))
+            print(total.round(2).to_string())
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        tables = {
+            "meeting": result.meeting(),
+            "incentives": result.incentives(),
+            "system_risk": result.system_risk(),
+            "acceptance": result.acceptance(),
+            "subsidies": result.subsidies(),
+            "underlying": result.underlying(),
+        }
+        from finsim.results import atomic_write
+
+        for name, frame in tables.items():
+            atomic_write(out / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
+        print(f"Wrote {len(tables)} tables to {out}/")
     return 0
 
 
@@ -187,11 +290,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replications", "-n", type=_positive_int, default=1)
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--chunk-size", type=_positive_int, default=None)
-    p.add_argument("--backend", choices=["serial", "processes"], default="serial")
+    p.add_argument("--backend", choices=["serial", "processes", "dask"], default="serial")
     p.add_argument("--workers", type=_positive_int, default=None)
-    p.add_argument("--out", help="folder to write the result tables to")
+    p.add_argument("--scheduler", help="address of a Dask scheduler (with --backend dask)")
+    p.add_argument(
+        "--antithetic", action="store_true", help="pair replications with mirrored shocks"
+    )
+    p.add_argument("--out", help="folder that receives each finished chunk, then the result tables")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
+    p.add_argument(
+        "--force", action="store_true", help="reuse an --out folder that holds something else"
+    )
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("stress", help="compare variants on common random numbers")
+    p.add_argument("file")
+    p.add_argument(
+        "--variants", help="comma-separated variants (default: the base and all variants)"
+    )
+    p.add_argument("--replications", "-n", type=_positive_int, default=1000)
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--chunk-size", type=_positive_int, default=None)
+    p.add_argument("--backend", choices=["serial", "processes", "dask"], default="serial")
+    p.add_argument("--workers", type=_positive_int, default=None)
+    p.add_argument("--antithetic", action="store_true")
+    p.add_argument("--out", help="folder to write the comparison tables to")
+    p.set_defaults(func=_cmd_stress)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
     p.set_defaults(func=_cmd_schema)

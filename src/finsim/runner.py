@@ -8,11 +8,14 @@ result whatever the chunk size, the number of workers or the backend.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from finsim.economy import Economy
 from finsim.engine import ChunkOutput, Engine, RunOptions, prepare
@@ -20,7 +23,9 @@ from finsim.errors import ScenarioError
 from finsim.results import Results
 from finsim.scenario.loader import Scenario
 
-BACKENDS = ("serial", "processes")
+BACKENDS = ("serial", "processes", "dask")
+#: Runs larger than this are checked to fit in memory before they start.
+MEMORY_CHECK_REPLICATIONS = 2000
 #: Runs with at most this many replications keep the full journal by default.
 JOURNAL_MAX_REPLICATIONS = 10
 #: Runs with at most this many replications keep month-end positions by default.
@@ -64,15 +69,24 @@ def run(
     keep_monthly: bool | None = None,
     antithetic: bool = False,
     variant: str | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool | None = None,
 ) -> Results:
     """Run ``scenario`` for ``replications`` replications from ``seed``.
 
-    ``chunk_size`` replications run together as arrays (default 256);
-    ``backend`` is "serial" or "processes" (``workers`` processes, default all
-    cores). ``keep_journal`` keeps every posting (default: when there are at most
-    10 replications); ``keep_monthly`` keeps each body's year-to-date position at every
-    month end, ``Results.monthly`` (default: at most 1,000 replications). ``antithetic`` pairs replications with mirrored shocks.
-    ``variant`` applies a named variant first.
+    ``chunk_size`` replications run together as arrays (default 256). ``backend``:
+    "serial", "processes" (``workers`` local processes, default all cores) or "dask"
+    (``client``: a ``distributed.Client``, or a scheduler address; default a local
+    cluster). Every backend and chunk size gives the same replications.
+    ``keep_journal`` keeps every posting (default: at most 10 replications);
+    ``keep_monthly`` keeps month-end positions (default: at most 1,000).
+    ``antithetic`` pairs replications with mirrored random numbers. ``variant``
+    applies a named variant first. ``out``: a folder that receives each finished
+    chunk as it completes; ``resume`` finishes a run interrupted in that folder
+    without recomputing a finished chunk; ``force`` reuses a folder that holds
+    something else. ``progress`` shows a progress bar (default: on a terminal).
     """
     if not isinstance(scenario, Scenario):
         raise TypeError(
@@ -80,19 +94,7 @@ def run(
         )
     if variant is not None:
         scenario = scenario.with_variant(variant)
-    if (
-        isinstance(replications, bool)
-        or not isinstance(replications, int | np.integer)
-        or replications < 1
-    ):
-        raise _option("replications", f"expected a whole number >= 1, got {replications!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise _option("seed", f"expected a whole number >= 0, got {seed!r}")
-    chunk = DEFAULT_CHUNK if chunk_size is None else chunk_size
-    if isinstance(chunk, bool) or not isinstance(chunk, int | np.integer) or chunk < 1:
-        raise _option("chunk_size", f"expected a whole number >= 1, got {chunk_size!r}")
-    if backend not in BACKENDS:
-        raise _option("backend", f"expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    replications, seed, chunk = _check_options(replications, seed, chunk_size, backend)
     options = RunOptions(
         keep_journal=replications <= JOURNAL_MAX_REPLICATIONS
         if keep_journal is None
@@ -101,27 +103,103 @@ def run(
         if keep_monthly is None
         else keep_monthly,
         antithetic=antithetic,
-        prepared=prepare(scenario, int(seed)),
+        prepared=prepare(scenario, seed),
     )
-    tasks = chunks_of(int(replications), int(chunk))
-    outputs = _execute(scenario, tasks, int(seed), options, backend, workers)
+    tasks = chunks_of(replications, chunk)
+    store = None
+    if out is not None:
+        from finsim.store import ChunkStore, scenario_hash
+
+        manifest = {
+            "format": 1,
+            "scenario": scenario.name,
+            "source": scenario.source,
+            "scenario_hash": scenario_hash(scenario.to_data()),
+            "variant": scenario.variant,
+            "seed": seed,
+            "replications": replications,
+            "chunk_size": chunk,
+            "antithetic": antithetic,
+        }
+        store = ChunkStore.open(Path(out), manifest, resume=resume, force=force)
+        done = store.done()
+        tasks = [t for t in tasks if ChunkStore.name(t) not in done]
+    elif resume:
+        raise _option("resume", "resuming needs the folder of the interrupted run (out=...)")
+    elif replications > MEMORY_CHECK_REPLICATIONS:
+        check_memory(scenario, replications, seed, options)
+    outputs = _execute(scenario, tasks, seed, options, backend, workers, client, store, progress)
+    if store is not None:
+        outputs = store.read_all()
     return Results(
         Economy.from_scenario(scenario),
         outputs,
         scenario_name=scenario.name,
         variant=scenario.variant,
-        seed=int(seed),
+        seed=seed,
         source=scenario.source,
         prepared=options.prepared,
-        need=[
-            (
-                c.id,
-                c.weighted_population if c.weighted_population is not None else c.population,
-                c.population,
-            )
-            for c in scenario.model.organisations.commissioners  # type: ignore[attr-defined]
-        ],
+        need=need_measures(scenario),
     )
+
+
+def need_measures(scenario: Scenario) -> list[tuple[str, float, float]]:
+    """(commissioner, need measure, population): the health inequalities weighted population
+    where given, else the weighted population."""
+    out = []
+    for c in scenario.model.organisations.commissioners:  # type: ignore[attr-defined]
+        weighted = c.weights.get("health_inequalities", c.weighted_population)
+        out.append((c.id, weighted if weighted is not None else c.population, c.population))
+    return out
+
+
+def _check_options(
+    replications: Any, seed: Any, chunk_size: Any, backend: Any
+) -> tuple[int, int, int]:
+    def whole(value: Any, low: int) -> bool:
+        return bool(
+            not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= low
+        )
+
+    if not whole(replications, 1):
+        raise _option("replications", f"expected a whole number >= 1, got {replications!r}")
+    if not whole(seed, 0):
+        raise _option("seed", f"expected a whole number >= 0, got {seed!r}")
+    chunk = DEFAULT_CHUNK if chunk_size is None else chunk_size
+    if not whole(chunk, 1):
+        raise _option("chunk_size", f"expected a whole number >= 1, got {chunk_size!r}")
+    if backend not in BACKENDS:
+        raise _option("backend", f"expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    return int(replications), int(seed), int(chunk)
+
+
+def check_memory(scenario: Scenario, replications: int, seed: int, options: RunOptions) -> None:
+    """Refuse, before starting, a run whose results would not fit in memory.
+
+    A one-replication probe measures what a replication keeps; a run needing more than
+    half the machine's memory is refused with the option that fixes it.
+    """
+    probe = run_chunk(scenario, np.array([0]), seed, options)
+    per_replication = probe.flow_amounts.nbytes + (
+        probe.monthly.nbytes if probe.monthly is not None else 0
+    )
+    # positions, flows and summaries built from them take several times the raw arrays
+    need = per_replication * replications * 8
+    available = _physical_memory() // 2
+    if need > available:
+        raise _option(
+            "replications",
+            f"{replications:,} replications would need about {need / 1e9:,.1f} GB, more than half "
+            f"this machine's memory: write chunks to disk as they finish with --out DIR "
+            f"(finsim.run(..., out=DIR)), keep_monthly=False, or run fewer replications",
+        )
+
+
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 1024**3
 
 
 def _execute(
@@ -131,10 +209,70 @@ def _execute(
     options: RunOptions,
     backend: str,
     workers: int | None,
+    client: Any,
+    store: Any,
+    progress: bool | None,
 ) -> list[ChunkOutput]:
-    if backend == "serial" or len(tasks) == 1:
-        return [run_chunk(scenario, reps, seed, options) for reps in tasks]
-    n_workers = workers or os.cpu_count() or 1
-    with ProcessPoolExecutor(max_workers=min(n_workers, len(tasks))) as pool:
-        futures = [pool.submit(run_chunk, scenario, reps, seed, options) for reps in tasks]
-        return [f.result() for f in futures]
+    """Run the chunks on a backend; hand each finished chunk to the store as it completes."""
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=len(tasks), unit="chunk", desc="finsim", disable=not show or len(tasks) < 2)
+    outputs: list[ChunkOutput] = []
+
+    def finished(chunk: ChunkOutput) -> None:
+        if store is not None:
+            store.write(chunk)
+        else:
+            outputs.append(chunk)
+        bar.update(1)
+
+    try:
+        if backend == "serial" or (backend == "processes" and len(tasks) <= 1):
+            for reps in tasks:
+                finished(run_chunk(scenario, reps, seed, options))
+        elif backend == "processes":
+            n_workers = min(workers or os.cpu_count() or 1, len(tasks))
+            with ProcessPoolExecutor(max_workers=n_workers) as pool:
+                futures = [pool.submit(run_chunk, scenario, reps, seed, options) for reps in tasks]
+                for future in as_completed(futures):
+                    finished(future.result())
+        else:
+            _dask(scenario, tasks, seed, options, workers, client, finished)
+    finally:
+        bar.close()
+    outputs.sort(key=lambda c: int(c.replications[0]))
+    return outputs
+
+
+def _dask(
+    scenario: Scenario,
+    tasks: Sequence[np.ndarray],
+    seed: int,
+    options: RunOptions,
+    workers: int | None,
+    client: Any,
+    finished: Any,
+) -> None:
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise _option(
+            "backend", "the dask backend needs the 'dask' extra: pip install 'finsim[dask]'"
+        ) from None
+    own = None
+    if client is None or isinstance(client, str):
+        own = (
+            Client(client)
+            if isinstance(client, str)
+            else Client(n_workers=workers or os.cpu_count() or 1, processes=True)
+        )
+        client = own
+    try:
+        futures = [
+            client.submit(run_chunk, scenario, reps, seed, options, pure=False) for reps in tasks
+        ]
+        for future in dask_completed(futures):
+            finished(future.result())
+    finally:
+        if own is not None:
+            own.close()

@@ -165,7 +165,7 @@ class ControlTotals(Mechanism):
         ctx.state["control_totals.accepted"] = self.accepted
         # static (F, A) outputs for Results.positions
         ctx.state["output.control_total"] = self.totals["org"]
-        ctx.state["output.accepted_control_total"] = self.accepted.astype(float)
+        ctx.state["output.accepted_control_total"] = np.where(has_total, self.accepted, np.nan)
         ctx.state["output.system_control_total"] = self.totals["system"]
         ctx.state["output.region_control_total"] = self.totals["region"]
 

@@ -245,6 +245,7 @@ class Incentives(Mechanism):
         beaten = (before[:, b] - totals) * accepted
         met = (beaten >= -1e-9) & accepted
         unearned = self.config.fund.at(ctx.fy_start_year) - self.paid[:, b].sum(axis=1)
+        earned = self.paid[:, b].copy()
         for category, amount in self.scheme.year_end(
             ctx, unearned, self.allocation[ctx.fy, b] * accepted, beaten, met
         ):
@@ -255,7 +256,8 @@ class Incentives(Mechanism):
             b,
             allocation=self.allocation[ctx.fy, b],
             accepted=accepted,
-            earned=self.paid[:, b],
+            earned=earned,
+            redistributed=self.paid[:, b] - earned,
             surplus_before_incentives=before[:, b],
             control_total=totals,
         )

@@ -1,0 +1,239 @@
+"""Monte Carlo at scale: backends, chunking, resuming, common random numbers, risk measures."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import finsim
+from finsim.stress import expected_shortfall, value_at_risk, wilson_interval
+
+ROOT = Path(__file__).resolve().parents[1]
+KENT = ROOT / "examples" / "kent_dispute_2017.yaml"
+TWO = ROOT / "examples" / "two_systems.yaml"
+
+
+def positions(res: finsim.Results) -> pd.DataFrame:
+    return res.positions.sort_values(["replication", "fy", "org"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def kent() -> finsim.Scenario:
+    return finsim.load_scenario(KENT)
+
+
+@pytest.fixture(scope="module")
+def reference(kent) -> finsim.Results:
+    return finsim.run(kent, replications=40, seed=9, chunk_size=40)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 13, 256])
+def test_chunk_sizes_give_identical_replications(kent, reference, chunk_size):
+    """Chunks of 1, 13 and 256 give the same positions and flows, replication by replication."""
+    res = finsim.run(kent, replications=40, seed=9, chunk_size=chunk_size)
+    pd.testing.assert_frame_equal(positions(reference), positions(res))
+    pd.testing.assert_frame_equal(reference.flows, res.flows)
+    pd.testing.assert_frame_equal(
+        reference.table("disputes_settled"), res.table("disputes_settled")
+    )
+
+
+def test_processes_and_dask_give_identical_replications(kent, reference):
+    """Serial, local processes and a Dask LocalCluster give identical results."""
+    from distributed import Client, LocalCluster
+
+    procs = finsim.run(kent, replications=40, seed=9, chunk_size=7, backend="processes", workers=2)
+    pd.testing.assert_frame_equal(positions(reference), positions(procs))
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        dask = finsim.run(
+            kent, replications=40, seed=9, chunk_size=9, backend="dask", client=client
+        )
+    pd.testing.assert_frame_equal(positions(reference), positions(dask))
+    pd.testing.assert_frame_equal(reference.flows, dask.flows)
+
+
+def test_a_run_stopped_part_way_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    """Chunks written before an interruption are kept; --resume runs only the rest; the tables match."""
+    from finsim.store import ChunkStore
+
+    sc = finsim.load_scenario(TWO)
+    whole = finsim.run(sc, replications=30, seed=3, chunk_size=4)
+    real_write = ChunkStore.write
+    written = []
+
+    def write_then_stop(self, chunk):
+        if len(written) == 3:
+            raise KeyboardInterrupt
+        real_write(self, chunk)
+        written.append(chunk.replications[0])
+
+    monkeypatch.setattr(ChunkStore, "write", write_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        finsim.run(sc, replications=30, seed=3, chunk_size=4, out=tmp_path / "run")
+    monkeypatch.setattr(ChunkStore, "write", real_write)
+    assert len(list((tmp_path / "run" / "chunks").iterdir())) == 3
+    computed = []
+    real_chunk = finsim.runner.run_chunk
+
+    def counting(scenario, reps, seed, options=None):
+        computed.append(reps)
+        return real_chunk(scenario, reps, seed, options)
+
+    monkeypatch.setattr(finsim.runner, "run_chunk", counting)
+    resumed = finsim.run(
+        sc, replications=30, seed=3, chunk_size=4, out=tmp_path / "run", resume=True
+    )
+    assert len(computed) == 8 - 3  # only the missing chunks
+    assert sorted(resumed.positions["replication"].unique()) == list(range(30))
+    pd.testing.assert_frame_equal(positions(whole), positions(resumed))
+    pd.testing.assert_frame_equal(whole.flows, resumed.flows)
+
+
+def test_a_killed_command_line_run_resumes_with_nothing_lost_or_doubled(tmp_path):
+    """Kill `finsim run --out` mid-run (SIGKILL); `--resume` completes it; results equal a clean run."""
+    out = tmp_path / "killed"
+    args = [
+        sys.executable,
+        "-m",
+        "finsim.cli",
+        "run",
+        str(TWO),
+        "-n",
+        "3000",
+        "--seed",
+        "5",
+        "--chunk-size",
+        "25",
+        "--out",
+        str(out),
+        "--format",
+        "parquet",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.time() + 60
+    chunks = out / "chunks"
+    while time.time() < deadline and proc.poll() is None:
+        if chunks.exists() and sum(1 for p in chunks.iterdir() if not p.name.startswith(".")) >= 2:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = sum(1 for p in chunks.iterdir() if not p.name.startswith("."))
+    assert 1 <= before < 120, "the run should have been killed part-way"
+    resume = subprocess.run([*args, "--resume"], capture_output=True, text=True, cwd=ROOT)
+    assert resume.returncode == 0, resume.stderr
+    resumed = pd.read_parquet(out / "positions.parquet")
+    clean = finsim.run(
+        finsim.load_scenario(TWO), replications=3000, seed=5, chunk_size=25
+    ).positions
+    assert sorted(resumed["replication"].unique()) == list(range(3000))
+    assert len(resumed) == len(clean)
+    pd.testing.assert_frame_equal(
+        resumed.sort_values(["replication", "fy", "org"]).reset_index(drop=True)[
+            ["replication", "fy", "org", "surplus"]
+        ],
+        clean.sort_values(["replication", "fy", "org"]).reset_index(drop=True)[
+            ["replication", "fy", "org", "surplus"]
+        ],
+    )
+
+
+def test_resume_refuses_a_different_run(tmp_path):
+    """Resuming with another seed (or scenario) than the folder's run is a clear error."""
+    sc = finsim.load_scenario(TWO)
+    finsim.run(sc, replications=4, seed=1, chunk_size=2, out=tmp_path / "r")
+    with pytest.raises(finsim.ScenarioError, match="seed"):
+        finsim.run(sc, replications=4, seed=2, chunk_size=2, out=tmp_path / "r", resume=True)
+    with pytest.raises(finsim.ScenarioError, match="already holds a finsim run"):
+        finsim.run(sc, replications=4, seed=1, chunk_size=2, out=tmp_path / "r")
+
+
+def test_out_refuses_a_non_empty_folder_that_is_not_a_results_folder(tmp_path):
+    """--out into a folder holding other files needs --force."""
+    (tmp_path / "mine.txt").write_text("precious")
+    with pytest.raises(finsim.ScenarioError, match="not empty"):
+        finsim.run(finsim.load_scenario(TWO), replications=2, out=tmp_path)
+    assert (tmp_path / "mine.txt").read_text() == "precious"
+
+
+def test_identical_variants_differ_by_exactly_zero():
+    """Common random numbers: two variants with the same content give a paired difference of 0."""
+    doc = finsim.load_scenario(KENT).to_data()
+    doc["variants"] = {"a": {"activity": {"shock_sd": 0.01}}, "b": {"activity": {"shock_sd": 0.01}}}
+    result = finsim.stress(finsim.Scenario.from_dict(doc), ["a", "b"], replications=30, seed=4)
+    diff = result.difference("a", "b")
+    assert (diff["mean"] == 0).all() and (diff["se"] == 0).all()
+
+
+def test_paired_difference_has_a_smaller_error_than_independent_runs():
+    """Common random numbers make the paired standard error smaller than independent seeds'."""
+    sc = finsim.load_scenario(KENT)
+    result = finsim.stress(sc, ["baseline", "uncertain"], replications=200, seed=4)
+    paired = (
+        result.difference("baseline", "uncertain")
+        .set_index(["fy", "org"])
+        .loc[("2018/19", "ekhuft"), "se"]
+    )
+    a = result.results["baseline"].positions.query("org == 'ekhuft' and fy == '2018/19'")["surplus"]
+    b = finsim.run(sc.with_variant("uncertain"), replications=200, seed=99).positions.query(
+        "org == 'ekhuft' and fy == '2018/19'"
+    )["surplus"]
+    independent = np.sqrt(a.var() / len(a) + b.var() / len(b))
+    assert paired < independent
+
+
+def test_wilson_interval_matches_scipy():
+    """Wilson intervals equal scipy's binomtest(..).proportion_ci(method='wilson')."""
+    for k, n in [(0, 10), (3, 10), (50, 100), (999, 1000), (1000, 1000)]:
+        low, high = wilson_interval(np.array([k]), np.array([n]))
+        ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert low[0] == pytest.approx(ci.low, abs=1e-12) and high[0] == pytest.approx(
+            ci.high, abs=1e-12
+        )
+
+
+def test_expected_shortfall_matches_known_distributions():
+    """ES(97.5%) of 1..1000 is the mean of the worst 25; of N(0,1) it is phi(z)/(1-0.975)."""
+    losses = np.arange(1, 1001, dtype=float)
+    assert expected_shortfall(losses) == pytest.approx(np.mean(np.arange(976, 1001)))
+    assert value_at_risk(losses) == pytest.approx(np.quantile(losses, 0.975))
+    z = stats.norm.ppf((np.arange(400_000) + 0.5) / 400_000)  # a quasi-random normal sample
+    exact = stats.norm.pdf(stats.norm.ppf(0.975)) / 0.025
+    assert expected_shortfall(z) == pytest.approx(exact, rel=1e-3)
+
+
+def test_stress_command_line_compares_variants(tmp_path):
+    """`finsim stress FILE --variants A,B` prints acceptance and risk tables and writes them."""
+    from finsim.cli import main
+
+    assert (
+        main(
+            [
+                "stress",
+                str(ROOT / "examples" / "ics_control_totals_2018.yaml"),
+                "--variants",
+                "own_only,fully_system",
+                "-n",
+                "50",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    for name in ("meeting", "incentives", "system_risk", "acceptance", "subsidies", "underlying"):
+        assert (tmp_path / f"{name}.csv").exists()
+    assert main(["stress", str(TWO), "--variants", "nope"]) == 2
