@@ -237,3 +237,13 @@ def test_converge_only_never_moves_a_body_away_from_target(distances, growth, k)
         assert year["allocation"].sum() == pytest.approx(
             year["baseline"].sum() * (1 + growth), rel=1e-9
         )
+
+
+def test_a_stream_given_only_by_opening_allocations_stays_flat():
+    """Opening allocations alone: each year's allocation is last year's baseline (no growth)."""
+    t = allocation_table(
+        scenario(
+            allocations={"streams": {"core": {"opening": {"a": 130.0, "b": 175.0, "c": 160.0}}}}
+        )
+    )
+    assert np.allclose(t.groupby("fy")["allocation"].sum(), 465.0)

@@ -106,3 +106,16 @@ def test_unwritable_out_folder_is_a_clear_error(tmp_path, capsys):
     target.write_text("x")
     assert main(["run", EXAMPLE, "--out", str(target)]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_schema_into_a_closed_pipe_is_not_a_traceback():
+    """`finsim schema | head -1`: the reader leaving early is not an error."""
+    proc = subprocess.run(
+        f"{sys.executable} -m finsim.cli schema | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout.strip() == "{"
+    assert "Traceback" not in proc.stderr

@@ -299,3 +299,11 @@ def test_kent_trust_still_reports_about_a_30m_deficit(kent):
         (kent.positions["org"] == "ekhuft") & (kent.positions["fy"] == "2018/19")
     ]
     assert trust["surplus"].mean() == pytest.approx(-30.0, rel=0.05)
+
+
+def test_without_an_activity_section_plans_are_realised_exactly():
+    """No activity section: an activity contract is paid its plan, not refunded to zero."""
+    doc = economy({"plan": PLAN}).to_data()
+    del doc["activity"]
+    res = finsim.run(finsim.Scenario.from_dict(doc), replications=1)
+    assert paid(res)[0] == pytest.approx(PLAN_VALUE)

@@ -407,13 +407,19 @@ def test_an_organisation_in_a_system_of_another_region(write_yaml):
     assert p.line == line_of(text, "id: north_ccg") + 2
 
 
-def test_a_per_year_parameter_that_starts_after_the_first_simulated_year(write_yaml):
-    """A per-year value first given for 2018/19 cannot be guessed back to 2017/18: an error."""
-    text = edit("    2017/18: 0.0\n    2018/19: 0.03\n  shock_sd", "    2018/19: 0.03\n  shock_sd")
+def test_a_per_year_parameter_that_starts_after_the_first_year_it_is_used(write_yaml):
+    """Growth first given for 2019/20 cannot be guessed back to 2018/19, where it first applies."""
+    text = edit("    2017/18: 0.0\n    2018/19: 0.03\n  shock_sd", "    2019/20: 0.03\n  shock_sd")
     p = only(problems_of(write_yaml(text)))
     assert p.path == "activity.growth"
-    assert "no value for 2017/18" in p.message and "2018/19" in p.message
+    assert "no value for 2018/19" in p.message and "2019/20" in p.message
     assert p.line == line_of(text, "growth:")
+
+
+def test_a_growth_rate_need_not_be_given_for_the_first_year(write_yaml):
+    """Growth applies into each year from the second, so it may start in 2018/19."""
+    text = edit("    2017/18: 0.0\n    2018/19: 0.03\n  shock_sd", "    2018/19: 0.03\n  shock_sd")
+    finsim.load_scenario(write_yaml(text))
 
 
 def test_duplicate_yaml_keys(write_yaml):
@@ -559,3 +565,13 @@ def test_loads_scenario_names_its_source_in_problems():
     assert p.file == "notebook cell 3"
     assert p.path == "scenario.years"
     assert p.line == line_of(text, "years: -1")
+
+
+def test_a_variant_cannot_be_called_baseline(write_yaml):
+    """'baseline' names the scenario without variants, so a variant of that name is an error."""
+    text = edit("  high_demand:\n", "  baseline:\n")
+    problems = problems_of(write_yaml(text))
+    assert any(
+        p.path == "variants.baseline" and "call this variant something else" in p.message
+        for p in problems
+    )

@@ -2,8 +2,7 @@
 
 SimPy schedules the calendar. Each month the calendar process runs the phases
 of :data:`finsim.mechanisms.base.PHASES` in order; inside a phase, mechanisms
-run in registration order (built-ins first, in the order of
-``finsim.mechanisms``). A mechanism's SimPy processes wait on
+run in the order of their ``order`` attribute (see ``finsim.mechanisms``). A mechanism's SimPy processes wait on
 ``ctx.at(tick, phase)`` and act inside that phase, after the phase's handlers.
 Every array has a leading replication axis R; nothing here loops over
 replications or organisations.

@@ -35,18 +35,18 @@ from finsim.mechanisms.base import Context, Mechanism
 from finsim.mechanisms.contracts import plan_matrix
 from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
-from finsim.scenario.params import ByYear
+from finsim.scenario.params import ByYear, Growth
 from finsim.scenario.validate import References
 
 
 class ActivityConfig(StrictModel):
     """Demand growth, uncertainty and coding."""
 
-    growth: ByYear = Field(
-        default_factory=lambda: ByYear.constant(0.0),
+    growth: Growth = Field(
+        default_factory=lambda: Growth.constant(0.0),
         description="growth of demand into each year (not applied in the first year)",
     )
-    plan_growth: ByYear | None = Field(
+    plan_growth: Growth | None = Field(
         default=None, description="growth of planned activity into each year (default: growth)"
     )
     level: ByYear = Field(

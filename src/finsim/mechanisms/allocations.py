@@ -55,7 +55,7 @@ from finsim.mechanisms.pace import (
 )
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, Money, StrictModel
-from finsim.scenario.params import ByYear, NonNegativeByYear
+from finsim.scenario.params import ByYear, Growth, NonNegativeByYear
 from finsim.scenario.validate import References
 
 HolderGroup = Literal["commissioners", "regions", "systems", "centre"]
@@ -117,7 +117,7 @@ class Stream(StrictModel):
     holder: HolderGroup | list[Id] = "commissioners"
     amount: NonNegativeByYear | None = Field(default=None, description="stream total, GBP m")
     share: ByYear | None = Field(default=None, description="share of the national envelope")
-    growth: ByYear | None = Field(
+    growth: Growth | None = Field(
         default=None, description="growth over last year's recurrent baseline (from the 2nd year)"
     )
     per_head: NonNegativeByYear | None = Field(
@@ -163,8 +163,8 @@ class AllocationsConfig(StrictModel):
     envelope: NonNegativeByYear | None = Field(
         default=None, description="national revenue envelope, GBP m (for streams given as a share)"
     )
-    population_growth: ByYear = Field(
-        default_factory=lambda: ByYear.constant(0.0),
+    population_growth: Growth = Field(
+        default_factory=lambda: Growth.constant(0.0),
         description="growth of every population into each year (for per-head figures)",
     )
     streams: dict[Id, Stream] | None = None
@@ -172,7 +172,7 @@ class AllocationsConfig(StrictModel):
     opening: dict[str, Money] | None = Field(
         default=None, description="simple form: each commissioner's first-year allocation, GBP m"
     )
-    uplift: ByYear | None = Field(
+    uplift: Growth | None = Field(
         default=None, description="simple form: growth of the recurrent baseline into each year"
     )
     central_reserve: NonNegativeByYear | None = Field(
@@ -200,7 +200,7 @@ class AllocationsConfig(StrictModel):
         streams = {
             "core": Stream(
                 holder="commissioners",
-                growth=self.uplift or ByYear.constant(0.0),
+                growth=self.uplift or Growth.constant(0.0),
                 opening=self.opening,
             )
         }
@@ -460,8 +460,9 @@ class Allocations(Mechanism):
             return np.full(ctx.R, c.share.at(year) * self.config.envelope.at(year))
         if c.per_head is not None:
             return np.full(ctx.R, self._per_head(s, year).sum())
-        assert c.growth is not None and baseline_total is not None
-        return baseline_total * (1.0 + c.growth.at(year))
+        assert baseline_total is not None  # growth, or opening alone (no growth)
+        growth = c.growth.at(year) if c.growth is not None else 0.0
+        return baseline_total * (1.0 + growth)
 
     def _per_head(self, s: _StreamState, year: int) -> np.ndarray:
         assert s.config.per_head is not None

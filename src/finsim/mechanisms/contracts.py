@@ -40,7 +40,7 @@ from finsim.errors import did_you_mean
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, Money, StrictModel
-from finsim.scenario.params import ByYear
+from finsim.scenario.params import Growth
 from finsim.scenario.validate import References
 
 #: GBP per unit x units -> GBP m.
@@ -62,7 +62,7 @@ class Contract(StrictModel):
     value: Money | None = Field(
         default=None, description="block contracts: annual value in the first simulated year, GBP m"
     )
-    growth: ByYear | None = Field(
+    growth: Growth | None = Field(
         default=None,
         description="block contracts: growth of the value into each year "
         "(default: the tariff's cost uplift less efficiency)",
@@ -252,6 +252,8 @@ class Contracts(Mechanism):
     def bill(self, ctx: Context) -> None:
         """Count the month's activity; publish its true value at tariff (GBP m) per contract."""
         realised = ctx.state.get("activity.realised")
+        if realised is None and self.pods:  # no activity section: plans are realised exactly
+            realised = np.broadcast_to(self.plan[None] / 12.0, (ctx.R, *self.plan.shape))
         if realised is None or not self.pods:
             value = np.zeros((ctx.R, len(self.config)))
         else:

@@ -25,7 +25,7 @@ from finsim.ledger import scatter_add
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Money, StrictModel
-from finsim.scenario.params import ByYear
+from finsim.scenario.params import Growth
 from finsim.scenario.validate import References
 
 
@@ -46,8 +46,8 @@ class CommissionerCosts(StrictModel):
 class CostsConfig(StrictModel):
     """What organisations spend besides contracts, and what else they earn."""
 
-    inflation: ByYear = Field(
-        default_factory=lambda: ByYear.constant(0.0),
+    inflation: Growth = Field(
+        default_factory=lambda: Growth.constant(0.0),
         description="growth of fixed costs, other spend and other income into each year",
     )
     providers: dict[str, ProviderCosts] = Field(default_factory=dict)

@@ -33,7 +33,7 @@ from finsim.errors import did_you_mean
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
-from finsim.scenario.params import ByYear, NonNegativeByYear
+from finsim.scenario.params import ByYear, Growth, NonNegativeByYear
 from finsim.scenario.validate import References
 
 #: Points of delivery with conventional names; a scenario may add its own.
@@ -71,12 +71,12 @@ class TariffConfig(StrictModel):
         description="GBP per unit by point of delivery: the first simulated year's price, "
         "and any later year's published price",
     )
-    cost_uplift: ByYear = Field(
-        default_factory=lambda: ByYear.constant(0.0),
+    cost_uplift: Growth = Field(
+        default_factory=lambda: Growth.constant(0.0),
         description="cost uplift factor into each year (0.031 = 3.1%)",
     )
-    efficiency: ByYear = Field(
-        default_factory=lambda: ByYear.constant(0.0),
+    efficiency: Growth = Field(
+        default_factory=lambda: Growth.constant(0.0),
         description="efficiency factor deducted from the uplift each year (0.02 = 2%)",
     )
     emergency_marginal_rate: MarginalRate | None = None
@@ -124,13 +124,14 @@ class Tariff(Mechanism):
     def set_prices(self, ctx: Context) -> None:
         """The year's prices: published where given, else last year's moved by uplift less efficiency."""
         year = ctx.fy_start_year
-        move = 1.0 + self.config.cost_uplift.at(year) - self.config.efficiency.at(year)
         for i, pod in enumerate(self.pods):
             given = self.config.prices[pod]
             if ctx.fy == 0 or given.given_for(year):
                 self.list_price[i] = given.at(year)
             else:
-                self.list_price[i] *= move
+                self.list_price[i] *= (
+                    1.0 + self.config.cost_uplift.at(year) - self.config.efficiency.at(year)
+                )
         self.price[:] = self.list_price
         short = self.config.short_stay_emergency
         if short is not None:

@@ -138,7 +138,18 @@ class Scenario:
         base = cls(data, lines, source)
         # Every variant is validated whole now, before any value of it is used.
         problems: list[Problem] = []
+        if BASELINE in base.variants:
+            problems.append(
+                Problem(
+                    f"variants.{BASELINE}",
+                    f"'{BASELINE}' names the scenario without any variant; call this variant something else",
+                    source,
+                    lines.get(("variants", BASELINE), (None, None))[1],
+                )
+            )
         for name in base.variants:
+            if name == BASELINE:
+                continue
             try:
                 base.with_variant(name)
             except ScenarioError as exc:

@@ -5,6 +5,10 @@ mapping from financial year to number::
 
     uplift: {2017/18: 0.021, 2019/20: 0.034}
 
+A *growth rate* (an uplift, demand growth, inflation, an efficiency factor) moves a
+value into each year from the second simulated year on, so it need not be given for
+the first.
+
 **The rule for years not listed**: a value applies from the start of its year
 until the next listed year, like OpenFisca's dated parameters with the
 financial year as the unit. Above, 2018/19 takes 0.021 and every year from
@@ -33,6 +37,8 @@ class ByYear:
     """A number per financial year, with the step rule described in the module docstring."""
 
     minimum: ClassVar[float | None] = None
+    #: True for rates first applied in the second simulated year (see :class:`Growth`)
+    from_second_year: ClassVar[bool] = False
     __slots__ = ("_starts", "_values")
 
     def __init__(self, values: Mapping[int, float]) -> None:
@@ -162,3 +168,10 @@ class NonNegativeByYear(ByYear):
     """A per-year number that cannot be negative (money, activity, populations)."""
 
     minimum = 0.0
+
+
+class Growth(ByYear):
+    """A rate applied *into* each year from the second simulated year on (uplifts, growth,
+    inflation, efficiency): it need not be given for the first simulated year."""
+
+    from_second_year = True

@@ -240,14 +240,21 @@ class References:
         return True
 
     def check_years(self) -> None:
-        """Every per-year parameter must give a value for the first simulated year."""
+        """Every per-year parameter must give a value for the first year it is used: the
+        first simulated year, or the second for growth rates (applied into each year)."""
         for path, param in _by_year_fields(self.model, ()):
             first = param.first_year
-            if first is not None and first > self.start_year:
+            needed = self.start_year + (1 if param.from_second_year else 0)
+            if first is not None and first > needed and needed < self.start_year + self.n_years:
+                what = (
+                    "the first simulated year"
+                    if needed == self.start_year
+                    else "the first year it applies to"
+                )
                 self.add(
                     path,
-                    f"no value for {fy_label(self.start_year)}, the first simulated year: the "
-                    f"first year given is {fy_label(first)} (a value applies from its year on)",
+                    f"no value for {fy_label(needed)}, {what}: the first year given is "
+                    f"{fy_label(first)} (a value applies from its year on)",
                 )
 
 
