@@ -237,3 +237,67 @@ def test_stress_command_line_compares_variants(tmp_path):
     for name in ("meeting", "incentives", "system_risk", "acceptance", "subsidies", "underlying"):
         assert (tmp_path / f"{name}.csv").exists()
     assert main(["stress", str(TWO), "--variants", "nope"]) == 2
+
+
+REGIONAL = ROOT / "examples" / "regional_control_total_2019.yaml"
+
+
+def test_sensitivity_samples_within_ranges_and_finds_the_driver():
+    """A Latin hypercube stays in each range; better rapid-savings delivery lowers the system deficit."""
+    sc = finsim.load_scenario(REGIONAL, variant="rapid_savings")
+    result = finsim.sensitivity(sc, samples=12, replications=60, seed=2)
+    declared = {u.path: (u.low, u.high) for u in sc.model.uncertain}
+    for path, (low, high) in declared.items():
+        assert result.samples[path].between(low, high).all()
+    drivers = result.drivers().set_index(["outcome", "input"])["spearman"]
+    assert drivers[("system_deficit_mean", "interventions.rapid_savings.delivery.mean")] < 0
+
+
+def test_sobol_design_and_model_function():
+    """Sobol sampling works, and the model is a plain function of named inputs returning named outcomes."""
+    sc = finsim.load_scenario(REGIONAL, variant="rapid_savings")
+    result = finsim.sensitivity(
+        sc,
+        {"interventions.rapid_savings.delivery.mean": (0.2, 1.0)},
+        samples=8,
+        replications=30,
+        method="sobol",
+    )
+    assert len(result.samples) == 8
+    f = finsim.model_function(
+        sc, outcomes=["system_deficit_mean", "p_region_breach"], replications=30, seed=1
+    )
+    low = f(**{"interventions.rapid_savings.delivery.mean": 0.2})
+    high = f(**{"interventions.rapid_savings.delivery.mean": 1.0})
+    assert set(low) == {"system_deficit_mean", "p_region_breach"}
+    assert high["system_deficit_mean"] < low["system_deficit_mean"]
+
+
+def test_an_uncertain_input_must_name_a_number(tmp_path):
+    """An uncertain path that is not a number in the scenario is a ScenarioError naming it."""
+    doc = finsim.load_scenario(REGIONAL).to_data()
+    doc["uncertain"] = [{"path": "activity.shok_sd", "low": 0.0, "high": 0.1}]
+    with pytest.raises(finsim.ScenarioError) as info:
+        finsim.Scenario.from_dict(doc)
+    assert info.value.problems[0].path == "uncertain[0].path"
+
+
+def test_stress_example_script_runs():
+    """examples/stress_ics_schemes.py runs end to end (few replications here)."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "stress_ics_schemes.py"),
+            "--replications",
+            "60",
+            "--samples",
+            "6",
+            "--backend",
+            "serial",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Who accepts" in proc.stdout and "Latin-hypercube" in proc.stdout

@@ -11,6 +11,7 @@ from finsim.registry import register_mechanism
 from finsim.results import Results
 from finsim.runner import UsageError, run
 from finsim.scenario import Scenario, load_scenario, loads_scenario
+from finsim.sensitivity import SensitivityResults, model_function, sensitivity
 from finsim.stress import StressResults, stress
 
 __version__ = "0.1.0"
@@ -28,4 +29,7 @@ __all__ = [
     "run",
     "stress",
     "StressResults",
+    "sensitivity",
+    "SensitivityResults",
+    "model_function",
 ]

@@ -53,10 +53,10 @@ def surplus_table(results: Results) -> pd.DataFrame:
     )
     cell: list[str]
     if results.replications == 1:
-        cell = [f"{v:,.1f}" for v in rows["surplus_mean"]]
+        cell = [f"{round(v, 1) + 0.0:,.1f}" for v in rows["surplus_mean"]]
     else:
         cell = [
-            f"{m:,.1f} [{lo:,.1f}, {hi:,.1f}]"
+            f"{round(m, 1) + 0.0:,.1f} [{round(lo, 1) + 0.0:,.1f}, {round(hi, 1) + 0.0:,.1f}]"
             for m, lo, hi in zip(
                 rows["surplus_mean"], rows["surplus_p05"], rows["surplus_p95"], strict=True
             )

@@ -23,6 +23,7 @@ class RecordBatch:
     org: np.ndarray  # (n,)
     labels: dict[str, Any]  # scalar or (n,) columns, e.g. {"stream": "core"}
     values: dict[str, np.ndarray]  # (R, n) columns
+    keep: np.ndarray  # (R, n) rows to keep
 
 
 def _tile(value: Any, n: int, R: int) -> Any:
@@ -41,17 +42,31 @@ class TableLog:
         self.batches: dict[str, list[RecordBatch]] = {}
 
     def record(
-        self, table: str, org: np.ndarray, labels: dict[str, Any] | None = None, **values: Any
+        self,
+        table: str,
+        org: np.ndarray,
+        labels: dict[str, Any] | None = None,
+        mask: np.ndarray | None = None,
+        **values: Any,
     ) -> None:
-        """Add rows to ``table`` for accounts ``org`` (n,); each value broadcasts to ``(R, n)``."""
+        """Add rows to ``table`` for accounts ``org`` (n,); each value broadcasts to ``(R, n)``.
+
+        ``mask`` (broadcast to ``(R, n)``) keeps only some rows, e.g. the replications in
+        which a dispute happened: a table must not depend on which replications share a chunk.
+        """
         orgs = np.atleast_1d(np.asarray(org, dtype=np.int64))
         shape = (self.R, orgs.size)
         columns = {
             k: np.broadcast_to(np.asarray(v, dtype=np.float64), shape).copy()
             for k, v in values.items()
         }
+        keep = (
+            np.ones(shape, bool)
+            if mask is None
+            else np.broadcast_to(np.asarray(mask, bool), shape).copy()
+        )
         self.batches.setdefault(table, []).append(
-            RecordBatch(self.now, orgs, dict(labels or {}), columns)
+            RecordBatch(self.now, orgs, dict(labels or {}), columns, keep)
         )
 
     def to_frames(
@@ -73,10 +88,12 @@ class TableLog:
                         **{k: _tile(v, n, R) for k, v in b.labels.items()},
                         **{k: v.reshape(-1) for k, v in b.values.items()},
                         "_seq": seq,
+                        "_keep": b.keep.reshape(-1),
                     }
                 )
                 parts.append(frame)
-            frame = pd.concat(parts, ignore_index=True).sort_values(
+            frame = pd.concat(parts, ignore_index=True)
+            frame = frame[frame.pop("_keep").to_numpy()].sort_values(
                 ["replication", "_seq"], kind="stable"
             )
             out[name] = frame.drop(columns="_seq").reset_index(drop=True)

@@ -417,9 +417,12 @@ class Allocations(Mechanism):
     def _first_year(self, ctx: Context, s: _StreamState) -> None:
         c = s.config
         year = ctx.fy_start_year
-        if c.opening is not None and c.holder != "centre":
+        if c.opening is not None:
             ids = ctx.economy.ids
-            opening = np.array([c.opening.get(ids[h], 0.0) for h in s.holders])
+            if c.holder == "centre":  # the centre holds it all, whatever id the file used
+                opening = np.array([sum(c.opening.values())])
+            else:
+                opening = np.array([c.opening.get(ids[h], 0.0) for h in s.holders])
             s.allocation[:] = opening
             s.total[:] = opening.sum()
         else:

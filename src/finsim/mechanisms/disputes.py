@@ -132,8 +132,6 @@ class Disputes(Mechanism):
         challenged = (
             (disputed > cfg.threshold * ytd["plan"]) & (disputed >= cfg.min_amount) & (disputed > 0)
         )
-        if not challenged.any():
-            return
         ctx.state.setdefault("disputes.challenged", {})[fy] = challenged
         at_stake = disputed * 12.0 / ytd["months"] * cfg.at_stake_years
         ctx.events.record(self.commissioner, "challenge", self.ids, challenged, disputed)
@@ -149,6 +147,8 @@ class Disputes(Mechanism):
             disputed_to_date=disputed,
             at_stake=np.where(challenged, at_stake, 0.0),
         )
+        if not challenged.any():  # (the review above is recorded in every replication)
+            return
         open_ = challenged.copy()
         share = np.zeros(challenged.shape)
         decided_at = np.full(challenged.shape, -1)
@@ -198,6 +198,7 @@ class Disputes(Mechanism):
             "disputes_settled",
             self.commissioner,
             {"contract": self.ids},
+            mask=challenged,
             withheld=withheld,
             provider_share=np.where(challenged, share, np.nan),
             settlement=paid,

@@ -189,7 +189,9 @@ class Transfers(Mechanism):
         if transfer.recurrence != "recurrent":
             return
         # recurrent money to bodies without a managed allocation recurs every year
-        repeat = targets[~np.isin(targets, holders)]
+        # (only re-allocations join an allocation baseline; anything else simply recurs)
+        joins_baseline = transfer.category in ("reallocation", "capital_allocation")
+        repeat = targets[~np.isin(targets, holders)] if joins_baseline else targets
         if repeat.size == 0:
             return
         amounts = self._amounts(ctx, transfer, sources, targets)

@@ -128,6 +128,14 @@ class Organisations(StrictModel):
     providers: list[Provider] = Field(default_factory=list)
 
 
+class Uncertain(StrictModel):
+    """An uncertain input for sensitivity analysis: a number in the scenario and its range."""
+
+    path: str = Field(description="dotted path of a number in the scenario, e.g. activity.shock_sd")
+    low: float
+    high: float
+
+
 class BaseScenarioModel(StrictModel):
     """The part of every scenario file that is not a mechanism's section."""
 
@@ -136,6 +144,10 @@ class BaseScenarioModel(StrictModel):
     )
     scenario: Settings
     organisations: Organisations
+    uncertain: list[Uncertain] = Field(
+        default_factory=list,
+        description="uncertain inputs and their ranges, for finsim.sensitivity",
+    )
     variants: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="named data-only overlays deep-merged onto this scenario",

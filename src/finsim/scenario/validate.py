@@ -239,6 +239,27 @@ class References:
             return False
         return True
 
+    def check_uncertain(self) -> None:
+        """Each uncertain input names a number in the scenario, with low <= high."""
+        items = getattr(self.model, "uncertain", None) or []
+        if not items:
+            return
+        document = self.model.model_dump(by_alias=True, mode="json")
+        for i, item in enumerate(items):
+            path: PathKey = ("uncertain", i)
+            node: Any = document
+            for part in item.path.split("."):
+                key: Any = int(part) if isinstance(node, list) and part.isdigit() else part
+                try:
+                    node = node[key]
+                except (KeyError, IndexError, TypeError):
+                    node = None
+                    break
+            if isinstance(node, bool) or not isinstance(node, int | float):
+                self.add(path + ("path",), f"'{item.path}' does not name a number in the scenario")
+            if item.high < item.low:
+                self.add(path, f"low ({item.low}) is above high ({item.high})")
+
     def check_years(self) -> None:
         """Every per-year parameter must give a value for the first year it is used: the
         first simulated year, or the second for growth rates (applied into each year)."""
@@ -315,6 +336,7 @@ def cross_check(model: BaseModel) -> list[tuple[PathKey, str, str | None]]:
     """Reference problems of a (possibly partly) validated model: ids, regions, years."""
     refs = References(model)
     refs.check_years()
+    refs.check_uncertain()
     for section, cls in mechanisms().items():
         config = getattr(model, section, None)
         if config is None or isinstance(config, _Unchecked):
