@@ -229,3 +229,43 @@ def test_capital_bids_are_funded_by_score_within_the_envelope():
     assert funded.to_dict() == {"x": 1.0, "y": 0.0, "z": 1.0}
     capital = res.positions.set_index(["fy", "org"])["capital_income"]
     assert capital[("2018/19", "a")] == 6.0 and capital[("2018/19", "b")] == 4.0
+
+
+def test_repeated_monitoring_does_not_top_slice_twice(midlands_doc):
+    """Monitoring in M3, M6 and M9: the top slice taken in M3 counts in later forecasts."""
+    doc = copy.deepcopy(midlands_doc)
+    doc["interventions"] = {
+        "months": [3, 6, 9],
+        "order": ["top_slice"],
+        "top_slice": {"share": 0.01},
+    }
+    res = run(doc, replications=2)
+    taken = res.flows[res.flows["category"] == "top_slice"].groupby("replication")["amount"].sum()
+    assert np.allclose(taken, 22.0)
+    assert np.allclose(region_surplus(res), -15.0)
+
+
+def test_regions_default_to_the_sum_of_their_systems_totals():
+    """A region without a set total takes the sum of its systems' totals (set or summed)."""
+    from finsim.economy import Economy
+    from finsim.mechanisms.control_totals import ControlTotalsConfig, totals
+
+    doc = _two_providers(
+        control_totals={"organisations": {"a": 1.0, "b": 2.0}, "systems": {"s": 5.0}}
+    )
+    sc = finsim.Scenario.from_dict(doc)
+    level = totals(
+        ControlTotalsConfig.model_validate(doc["control_totals"]), Economy.from_scenario(sc)
+    )
+    economy = Economy.from_scenario(sc)
+    assert level["system"][0, economy.index("s")] == 5.0
+    assert level["region"][0, economy.index("r")] == 5.0
+
+
+def test_extra_surplus_given_is_received_by_the_region(midlands_doc):
+    """Who subsidises whom nets to zero across the region: what bodies give, the region receives."""
+    summary = run(midlands_doc, replications=1).summary()
+    region = summary.query("level == 'region'")["net_subsidy_received_mean"]
+    assert np.allclose(region, 0.0, atol=1e-9)
+    bsol = summary.query("level == 'org' and name == 'bsol_ccg'")["net_subsidy_received_mean"]
+    assert np.allclose(bsol, -4.6)

@@ -178,6 +178,15 @@ class Results:
             arrays[f"net_{category}"] = got - gave
         raised = self._extras.get("control_total_raised")
         arrays["extra_surplus_asked"] = np.zeros_like(surplus) if raised is None else raised
+        # what bodies give up in extra surplus, their region receives towards its total
+        region_receives = np.zeros_like(surplus)
+        if raised is not None:
+            to_region = np.asarray(
+                raised.reshape(-1, surplus.shape[2]) @ self.economy.membership("region")
+            )
+            is_region = self.economy.org_type == ORG_TYPES.index("region")
+            region_receives = np.where(is_region, to_region.reshape(surplus.shape), 0.0)
+        arrays["extra_surplus_received"] = region_receives
         shape = surplus.shape
         for name in (
             "control_total",
@@ -418,7 +427,8 @@ class Results:
         arrays = {
             **arrays,
             "net_subsidy": sum(arrays[f"net_{c}"] for c in SUBSIDY_CATEGORIES)
-            - arrays["extra_surplus_asked"],
+            - arrays["extra_surplus_asked"]
+            + arrays["extra_surplus_received"],
         }
         summable = (
             "income",

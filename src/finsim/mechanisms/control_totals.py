@@ -123,15 +123,18 @@ def totals(config: ControlTotalsConfig, economy: Economy) -> dict[str, np.ndarra
             org[y, economy.index(move.from_)] -= move.amount
             org[y, economy.index(move.to)] += move.amount
     out = {"org": org}
+    # a system's default is the sum of its members'; a region's, the sum of its systems'
+    below = org
     for level, given in (("system", config.systems), ("region", config.regions)):
-        summed = np.nan_to_num(org) @ economy.membership(level)
-        any_member = (~np.isnan(org)).astype(float) @ economy.membership(level)
+        summed = np.nan_to_num(below) @ economy.membership(level)
+        any_member = (~np.isnan(below)).astype(float) @ economy.membership(level)
         level_total = np.where(any_member > 0, summed, np.nan)
         is_level = economy.org_type == ORG_TYPES.index(level)
         level_total = np.where(is_level, level_total, np.nan)
         for body, value in given.items():
             level_total[:, economy.index(body)] = value.series(calendar.start_year, F)
         out[level] = level_total
+        below = level_total
     return out
 
 

@@ -110,6 +110,8 @@ class Interventions(Mechanism):
         self.monthly_cut = np.zeros((R, A))  # cost reductions still to come each month
         self.expected_left = np.zeros((R, A))  # what agreed interventions should still deliver
         self.expected_monthly = np.zeros((R, A))
+        self.so_far = np.zeros((R, A))  # what interventions have delivered this year
+        self.is_region = economy.org_type == ORG_TYPES.index("region")
         self.raised = np.zeros((R, F, A))
         self.loans: list[
             tuple[int, np.ndarray, np.ndarray]
@@ -141,6 +143,7 @@ class Interventions(Mechanism):
         self.monthly_cut[:] = 0.0
         self.expected_left[:] = 0.0
         self.expected_monthly[:] = 0.0
+        self.so_far[:] = 0.0
 
     def deliver(self, ctx: Context) -> None:
         """Agreed savings and spending cuts arrive month by month (non-recurrent)."""
@@ -149,16 +152,24 @@ class Interventions(Mechanism):
             ctx.ledger.post(
                 bodies, EXTERNAL, -self.monthly_cut[:, bodies], "operating_cost", "non_recurrent"
             )
+            self.so_far[:, bodies] += self.monthly_cut[:, bodies]
         self.expected_left = np.maximum(self.expected_left - self.expected_monthly, 0.0)
         if ctx.month == 12:
             self._repay_loans(ctx)
 
     def _forecast(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-        """Each body's forecast outturn before incentives (R, A), and each region's (R, A)."""
+        """Each body's forecast outturn before incentives (R, A), and each region's (R, A).
+
+        A body's underlying run rate (year to date less what interventions delivered) is run
+        on to the year end; interventions count once, as delivered plus still expected. A
+        region's own account (a top slice it holds) counts as it stands.
+        """
         received = ctx.state.get("incentives.received_ytd", 0.0)
         ytd = ctx.ledger.year_to_date() - received
-        body = np.where(self.body, ytd * 12.0 / ctx.month + self.expected_left, 0.0)
-        return body, np.asarray(body @ self.member)
+        run_rate = (ytd - self.so_far) * 12.0 / ctx.month
+        body = np.where(self.body, run_rate + self.so_far + self.expected_left, 0.0)
+        own = np.where(self.is_region, ytd, 0.0)
+        return body, np.asarray(body @ self.member) + own
 
     def monitor(self, ctx: Context) -> None:
         """In a monitoring month, each region forecasts and intervenes where it will miss."""
@@ -210,6 +221,7 @@ class Interventions(Mechanism):
         delivered = amount * rate
         if months_left == 0:
             ctx.ledger.post(bodies, EXTERNAL, -delivered, "operating_cost", "non_recurrent")
+            self.so_far[:, bodies] += delivered
         else:
             self.monthly_cut[:, bodies] += delivered / months_left
             self.expected_left[:, bodies] += amount * delivery.mean
@@ -247,6 +259,7 @@ class Interventions(Mechanism):
                     size / size.sum() if size.sum() > 0 else np.full(bodies.size, 1 / bodies.size)
                 )
                 asked = wanted[:, None] * weights[None, :]
+        asked = np.where(asked > 1e-6, asked, 0.0)  # rounding is not a request
         if not asked.any():
             return gap
         self.raised[:, ctx.fy, bodies] += asked
