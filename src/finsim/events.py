@@ -75,25 +75,28 @@ class EventLog:
         columns = ["replication", "fy", "month", "org", "event", "detail", "amount"]
         if not self.batches:
             return pd.DataFrame({c: [] for c in columns})
-        parts = []
         id_array = np.array(ids, dtype=object)
+        columns: dict[str, list[np.ndarray]] = {c: [] for c in [*columns, "_tick", "_seq"]}
         for seq, b in enumerate(self.batches):
             r, j = np.nonzero(b.mask)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "replication": replications[r],
-                        "fy": fy_label(start_year + b.tick // 12),
-                        "month": b.tick % 12 + 1,
-                        "org": id_array[b.org[j]],
-                        "event": b.event,
-                        "detail": b.detail[j],
-                        "amount": b.amount[r, j],
-                        "_tick": b.tick,
-                        "_seq": seq,
-                    }
-                )
-            )
-        frame = pd.concat(parts, ignore_index=True)
+            columns["replication"].append(replications[r])
+            columns["fy"].append(np.full(r.size, fy_label(start_year + b.tick // 12), dtype=object))
+            columns["month"].append(np.full(r.size, b.tick % 12 + 1))
+            columns["org"].append(id_array[b.org[j]])
+            columns["event"].append(np.full(r.size, b.event, dtype=object))
+            columns["detail"].append(np.asarray(b.detail, dtype=object)[j])
+            columns["amount"].append(b.amount[r, j])
+            columns["_tick"].append(np.full(r.size, b.tick))
+            columns["_seq"].append(np.full(r.size, seq))
+        frame = pd.DataFrame({k: _column(np.concatenate(v)) for k, v in columns.items()})
         frame = frame.sort_values(["replication", "_tick", "_seq"], kind="stable")
-        return frame[columns].reset_index(drop=True)
+        return frame[
+            ["replication", "fy", "month", "org", "event", "detail", "amount"]
+        ].reset_index(drop=True)
+
+
+def _column(values: np.ndarray) -> object:
+    """Text as pandas' string dtype (as every other table has it); numbers as they are."""
+    if values.dtype == object and all(isinstance(v, str) for v in values[:1]):
+        return pd.array(values, dtype="str")
+    return values

@@ -78,15 +78,32 @@ class JournalEntry:
     kind: int
 
 
+_PLANS: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+
+
+def _plan(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(unique indices, sorting order, group starts or None when all unique), cached: the
+    same index arrays (contracts' payers and payees) are posted every month."""
+    key = idx.tobytes()
+    plan = _PLANS.get(key)
+    if plan is None:
+        order = np.argsort(idx, kind="stable")
+        sorted_idx = idx[order]
+        unique, starts = np.unique(sorted_idx, return_index=True)
+        plan = (sorted_idx, order, None) if unique.size == idx.size else (unique, order, starts)
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
 def sum_by_index(idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum the columns of ``values`` (R, n) that share an index; return (unique idx, (R, m))."""
     if idx.size <= 1:
         return idx, values
-    order = np.argsort(idx, kind="stable")
-    sorted_idx = idx[order]
-    unique, starts = np.unique(sorted_idx, return_index=True)
-    if unique.size == idx.size:
-        return sorted_idx, values[:, order]
+    unique, order, starts = _plan(idx)
+    if starts is None:
+        return unique, values[:, order]
     return unique, np.add.reduceat(values[:, order], starts, axis=1)
 
 

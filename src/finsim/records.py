@@ -72,29 +72,44 @@ class TableLog:
     def to_frames(
         self, replications: np.ndarray, ids: tuple[str, ...], start_year: int
     ) -> dict[str, pd.DataFrame]:
-        """Each table as rows (replication, fy, month, org, labels..., values...)."""
+        """Each table as rows (replication, fy, month, org, labels..., values...).
+
+        Columns are assembled as arrays and the frame built once, not per batch.
+        """
         id_array = np.array(ids, dtype=object)
         out = {}
         for name, batches in self.batches.items():
-            parts = []
+            columns: dict[str, list[np.ndarray]] = {}
             for seq, b in enumerate(batches):
                 R, n = self.R, b.org.size
-                frame = pd.DataFrame(
-                    {
-                        "replication": np.repeat(replications, n),
-                        "fy": fy_label(start_year + b.tick // 12),
-                        "month": b.tick % 12 + 1,
-                        "org": np.tile(id_array[b.org], R),
-                        **{k: _tile(v, n, R) for k, v in b.labels.items()},
-                        **{k: v.reshape(-1) for k, v in b.values.items()},
-                        "_seq": seq,
-                        "_keep": b.keep.reshape(-1),
-                    }
-                )
-                parts.append(frame)
-            frame = pd.concat(parts, ignore_index=True)
-            frame = frame[frame.pop("_keep").to_numpy()].sort_values(
-                ["replication", "_seq"], kind="stable"
-            )
+                keep = b.keep.reshape(-1)
+                rows = int(keep.sum())
+                parts: dict[str, np.ndarray] = {
+                    "replication": np.repeat(replications, n)[keep],
+                    "fy": np.full(rows, fy_label(start_year + b.tick // 12), dtype=object),
+                    "month": np.full(rows, b.tick % 12 + 1),
+                    "org": np.tile(id_array[b.org], R)[keep],
+                }
+                for k, v in b.labels.items():
+                    tiled = _tile(v, n, R)
+                    parts[k] = (
+                        tiled[keep]
+                        if isinstance(tiled, np.ndarray)
+                        else np.full(rows, tiled, dtype=object)
+                    )
+                for k, v in b.values.items():
+                    parts[k] = v.reshape(-1)[keep]
+                parts["_seq"] = np.full(rows, seq)
+                for k, v in parts.items():
+                    columns.setdefault(k, []).append(v)
+            frame = pd.DataFrame({k: _column(np.concatenate(v)) for k, v in columns.items()})
+            frame = frame.sort_values(["replication", "_seq"], kind="stable")
             out[name] = frame.drop(columns="_seq").reset_index(drop=True)
         return out
+
+
+def _column(values: np.ndarray) -> object:
+    """Text as pandas' string dtype (as every other table has it); numbers as they are."""
+    if values.dtype == object and all(isinstance(v, str) for v in values[:1]):
+        return pd.array(values, dtype="str")
+    return values

@@ -40,8 +40,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from scipy import stats
 
+from finsim.distributions import share
 from finsim.economy import EXTERNAL, ORG_TYPES, Economy
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.random import Streams, stable_hash
@@ -54,19 +54,15 @@ INCENTIVE_CATEGORIES = ("incentive_payment", "incentive_bonus", "general_distrib
 
 
 class Delivery(StrictModel):
-    """Share of a planned saving actually delivered: beta-distributed with this mean and sd."""
+    """Share of a planned saving actually delivered: a random share with this mean and sd
+    (logit-normal, see :mod:`finsim.distributions`)."""
 
     mean: float = Field(default=1.0, ge=0, le=1)
     sd: float = Field(default=0.0, ge=0, le=0.5)
 
     def draw(self, u: np.ndarray) -> np.ndarray:
         """Delivery rates for uniforms ``u``."""
-        if self.sd == 0 or self.mean in (0.0, 1.0):
-            return np.full(u.shape, self.mean)
-        common = self.mean * (1 - self.mean) / self.sd**2 - 1.0
-        if common <= 0:
-            raise ValueError(f"a share with mean {self.mean} cannot have sd {self.sd}")
-        return stats.beta.ppf(u, self.mean * common, (1 - self.mean) * common)
+        return share(u, self.mean, self.sd)
 
 
 class Acceptance(StrictModel):

@@ -4,8 +4,9 @@ What it models: a share of each contract's value (2.5% in 2016/17, 1.25% in
 2019/20) is earned by meeting quality goals. Commissioners pay it monthly on
 account at the expected achievement, and at year end the provider keeps the
 share of the scheme it actually achieved: the difference is paid or refunded.
-Achievement is a given rate or, with ``sd``, a beta-distributed draw per
-contract and year (mean ``mean``), so some providers lose part of it.
+Achievement is a given rate or, with ``sd``, a random share per contract and
+year (mean ``mean``; logit-normal, :mod:`finsim.distributions`), so some
+providers lose part of it.
 
 Postings: ``cquin`` (recurrent) from commissioner to provider. Reads
 ``contracts.plan_value`` through the contracts mechanism's state. Reports
@@ -19,8 +20,8 @@ from typing import Literal, get_args
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy import stats
 
+from finsim.distributions import share
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
@@ -103,9 +104,8 @@ class Cquin(Mechanism):
         a = self.config.achievement
         if isinstance(a, float) or a.sd == 0:
             return np.full(self.at_stake.shape, self.mean)
-        common = self.mean * (1 - self.mean) / a.sd**2 - 1.0
         u = self.rng.uniform("achievement", ctx.fy, shape=(self.at_stake.shape[1],))
-        return stats.beta.ppf(u, self.mean * common, (1 - self.mean) * common)
+        return share(u, self.mean, a.sd)
 
     def reconcile(self, ctx: Context) -> None:
         """Pay (or recover) the difference between CQUIN earned and paid on account."""

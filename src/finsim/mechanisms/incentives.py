@@ -232,9 +232,6 @@ class Incentives(Mechanism):
         amount = amount * accepted
         ctx.ledger.post(self.centre, b, amount, "incentive_payment", "non_recurrent")
         self.paid[:, b] += amount
-        ctx.events.record(
-            b, "incentive_quarter", f"Q{q}", accepted[None, :] & np.ones_like(amount, bool), amount
-        )
 
     def year_end(self, ctx: Context) -> None:
         """Return unearned money through the scheme's year-end rules."""

@@ -1,7 +1,7 @@
 """Savings programmes: provider CIPs, commissioner QIPP, system-wide programmes (seeds 003, 004).
 
 What it models: each year a body plans to save a sum (a share of its operating
-costs, or an amount), and delivers a random share of it (beta-distributed,
+costs, or an amount), and delivers a random share of it (logit-normal,
 mean and sd given, one draw per body and replication). Part of what is
 delivered is *recurrent* (it lowers the cost base for good, so the saving
 recurs in later years) and the rest *non-recurrent* (one-off measures that
