@@ -85,7 +85,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         s for s in type(scenario.model).model_fields if getattr(scenario.model, s) is not None
     ]
     mechanisms = [
-        s for s in sections if s not in {"extends", "scenario", "organisations", "variants"}
+        s
+        for s in sections
+        if s not in {"extends", "scenario", "organisations", "variants", "uncertain"}
     ]
     print(f"  mechanisms: {', '.join(mechanisms) or '(none)'}")
     print(f"  variants: {', '.join(scenario.variants) or '(none)'}")

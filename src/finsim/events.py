@@ -72,11 +72,11 @@ class EventLog:
         """Rows (replication, fy, month, org, event, detail, amount) ordered by time."""
         from finsim.calendar import fy_label
 
-        columns = ["replication", "fy", "month", "org", "event", "detail", "amount"]
+        names = ["replication", "fy", "month", "org", "event", "detail", "amount"]
         if not self.batches:
-            return pd.DataFrame({c: [] for c in columns})
+            return pd.DataFrame({c: [] for c in names})
         id_array = np.array(ids, dtype=object)
-        columns: dict[str, list[np.ndarray]] = {c: [] for c in [*columns, "_tick", "_seq"]}
+        columns: dict[str, list[np.ndarray]] = {c: [] for c in [*names, "_tick", "_seq"]}
         for seq, b in enumerate(self.batches):
             r, j = np.nonzero(b.mask)
             columns["replication"].append(replications[r])

@@ -38,6 +38,10 @@ PODS = {  # GBP per unit, and units per 1,000 population a year for a main acute
     "critical_care": (1300.0, 6.0),
 }
 KINDS = ("acute", "community", "mental_health", "ambulance")
+RUNNING_COST_PER_HEAD = 22.0  # GBP
+CQUIN_SHARE = 0.0125
+PSF_SHARE = 0.02
+CIP_SHARE = 0.02
 
 
 def _split(total: int, parts: int, rng: np.random.Generator) -> np.ndarray:
@@ -71,7 +75,9 @@ def england(
     if from_data is not None:
         from finsim.data import read_weighted_populations, scenario_organisations
 
-        organisations = scenario_organisations(read_weighted_populations(from_data))
+        organisations: dict[str, Any] = dict(
+            scenario_organisations(read_weighted_populations(from_data))
+        )
         region_ids = [r["id"] for r in organisations["regions"]]
         system_rows = organisations["systems"]
         commissioner_rows = organisations["commissioners"]
@@ -136,9 +142,9 @@ def england(
     for i, p in enumerate(provider_rows):
         by_system.setdefault(p["system"], []).append(i)
     pairs: list[tuple[int, int]] = []
-    for c, row in enumerate(commissioner_rows):
-        for p in by_system[row["system"]]:
-            pairs.append((c, p))
+    for ci, crow in enumerate(commissioner_rows):
+        for pi in by_system[crow["system"]]:
+            pairs.append((ci, pi))
     seen = set(pairs)
     while len(pairs) < contracts:
         pair = (int(rng.integers(len(commissioner_rows))), int(rng.integers(len(provider_rows))))
@@ -149,8 +155,8 @@ def england(
     contract_rows = []
     commissioner_spend = np.zeros(len(commissioner_rows))
     provider_income = np.zeros(len(provider_rows))
-    for k, (c, p) in enumerate(pairs):
-        crow, prow = commissioner_rows[c], provider_rows[p]
+    for k, (ci, pi) in enumerate(pairs):
+        crow, prow = commissioner_rows[ci], provider_rows[pi]
         local = prow["system"] == crow["system"]
         scale = (
             crow["population"]
@@ -172,138 +178,159 @@ def england(
             / 1e6
             * prow["market_forces_factor"]
         )
-        row: dict[str, Any] = {
+        contract: dict[str, Any] = {
             "id": f"k{k + 1:04d}",
             "commissioner": crow["id"],
             "provider": prow["id"],
             "plan": plan,
         }
         if prow["kind"] in ("community", "mental_health"):
-            row.update(type="block", value=round(value, 2))
+            contract.update(type="block", value=round(value, 2))
         elif prow["kind"] == "ambulance" or k % 5 == 0:
-            row.update(type="blended", variable_rate=0.2)
-        contract_rows.append(row)
-        commissioner_spend[c] += value
-        provider_income[p] += value
+            contract.update(type="blended", variable_rate=0.2)
+        contract_rows.append(contract)
+        commissioner_spend[ci] += value
+        provider_income[pi] += value
 
     opening = {}
     other_spend = {}
-    for c, row in enumerate(commissioner_rows):
-        allocation = commissioner_spend[c] / 0.55  # contracts are ~55% of a commissioner's budget
-        opening[row["id"]] = round(allocation * rng.uniform(0.97, 1.03), 2)
-        other_spend[row["id"]] = {"other_spend": round(allocation * 0.45, 2)}
+    for ci, crow in enumerate(commissioner_rows):
+        allocation = commissioner_spend[ci] / 0.55  # contracts are ~55% of a commissioner's budget
+        opening[crow["id"]] = round(allocation * rng.uniform(0.97, 1.03), 2)
+        running_costs = RUNNING_COST_PER_HEAD * crow["population"] / 1e6
+        other_spend[crow["id"]] = {"other_spend": round(allocation * 0.45 + running_costs, 2)}
     provider_costs = {}
     control_totals = {}
     allocation_psf = {}
-    for p, row in enumerate(provider_rows):
-        income = provider_income[p] if provider_income[p] > 0 else 20.0
+    for pi, prow in enumerate(provider_rows):
+        income = provider_income[pi] if provider_income[pi] > 0 else 20.0
         margin = rng.normal(-0.01, 0.02)
-        variable = 0.45 if row["kind"] != "community" else 0.0
+        variable = 0.45 if prow["kind"] != "community" else 0.0
         other_income = round(income * 0.12, 2)
-        fixed = income + other_income - variable * income - margin * income
-        provider_costs[row["id"]] = {
+        # plans count on CQUIN, sustainability funding and a delivered CIP: the cost base
+        # carries them, so that the expected outturn is the planned margin
+        expected_extra = income * (CQUIN_SHARE * 0.85 + PSF_SHARE) + CIP_SHARE * 0.75 * income
+        fixed = income + other_income - variable * income - margin * income + expected_extra
+        provider_costs[prow["id"]] = {
             "fixed": round(fixed, 2),
             "variable": variable,
             "other_income": other_income,
         }
-        control_totals[row["id"]] = round(
+        control_totals[prow["id"]] = round(
             float(margin * income + rng.normal(0.0, 0.01) * income), 2
         )
-        allocation_psf[row["id"]] = round(income * 0.02, 2)
-    for row in commissioner_rows:
-        control_totals[row["id"]] = 0.0
+        allocation_psf[prow["id"]] = round(income * PSF_SHARE, 2)
+    for crow in commissioner_rows:
+        control_totals[crow["id"]] = 0.0
 
     drifting = [p["id"] for p in provider_rows if p["kind"] == "acute"][:: max(1, n_systems // 8)]
     growth = {labels[0]: 0.0, **{y: round(float(rng.uniform(0.02, 0.04)), 4) for y in labels[1:]}}
-    return {
-        "scenario": {
-            "name": "England (synthetic)",
-            "description": f"{len(region_ids)} regions, {n_systems} systems, {len(commissioner_rows)} "
-            f"commissioners, {len(provider_rows)} providers, {len(contract_rows)} contracts, {years} years; "
-            "every mechanism on",
-            "start": start,
-            "years": years,
-        },
-        "organisations": organisations,
-        "allocations": {
-            "streams": {
-                "core": {
-                    "holder": "commissioners",
-                    "opening": opening,
-                    "growth": {y: round(g + 0.005, 4) for y, g in growth.items()},
-                    "pace": {"convergence": 0.3, "floor": 0.01, "cap": 0.06},
-                },
-                "running_costs": {
-                    "holder": "commissioners",
-                    "per_head": 22.0,
-                    "need": "population",
-                },
-            }
-        },
-        "tariff": {
-            "prices": {pod: price for pod, (price, _) in PODS.items()},
-            "cost_uplift": 0.028,
-            "efficiency": 0.011,
-            "emergency_marginal_rate": {"rate": 0.7, "pods": ["non_elective"]},
-        },
-        "contracts": contract_rows,
-        "activity": {
-            "growth": growth,
-            "shock_sd": 0.02,
-            "correlation": 0.5,
-            "monthly_sd": 0.02,
-            "case_mix": {
-                pid: {labels[0]: 0.015, labels[min(1, years - 1)]: 0.0} for pid in drifting
+    return _plain(
+        {
+            "scenario": {
+                "name": "England (synthetic)",
+                "description": f"{len(region_ids)} regions, {n_systems} systems, {len(commissioner_rows)} "
+                f"commissioners, {len(provider_rows)} providers, {len(contract_rows)} contracts, {years} years; "
+                "every mechanism on",
+                "start": start,
+                "years": years,
             },
-        },
-        "cquin": {"share": 0.0125, "achievement": {"mean": 0.85, "sd": 0.08}},
-        "disputes": {
-            "review_month": 10,
-            "threshold": 0.01,
-            "negotiation": {"months": 1, "settle_chance": 0.3, "settle_share": 0.5},
-            "mediation": {"months": 1, "settle_chance": 0.3, "settle_share": 0.5, "fee": 0.02},
-            "expert_determination": {"months": 2, "provider_wins": 0.5, "fee": 0.1},
-        },
-        "costs": {
-            "inflation": {labels[0]: 0.0, **{y: 0.03 for y in labels[1:]}},
-            "providers": provider_costs,
-            "commissioners": other_spend,
-        },
-        "savings": {
-            "programmes": [
-                {
-                    "id": "cip",
-                    "who": "providers",
-                    "share_of_costs": 0.02,
-                    "delivery": {"mean": 0.75, "sd": 0.15},
-                    "recurrent_share": 0.6,
-                },
-                {
-                    "id": "qipp",
-                    "who": "commissioners",
-                    "share_of_costs": 0.01,
-                    "delivery": {"mean": 0.7, "sd": 0.15},
-                    "recurrent_share": 0.5,
-                },
-            ]
-        },
-        "control_totals": {"organisations": control_totals, "acceptance": {"rule": "always"}},
-        "incentives": {
-            "fund": round(sum(allocation_psf.values()), 2),
-            "allocation": allocation_psf,
-            "finance_share": 0.7,
-            "performance_chance": 0.9,
-            "system_share": 0.25,
-            "unearned": ["general_distribution"],
-        },
-        "interventions": {
-            "months": [6, 9],
-            "order": ["extra_surplus", "rapid_savings"],
-            "extra_surplus": {
-                "select": "largest_headroom",
-                "share_of_gap": 0.5,
-                "delivery": {"mean": 0.8, "sd": 0.1},
+            "organisations": organisations,
+            "allocations": {
+                "streams": {
+                    "core": {
+                        "holder": "commissioners",
+                        "opening": opening,
+                        "growth": {y: round(g + 0.005, 4) for y, g in growth.items()},
+                        "pace": {"convergence": 0.3, "floor": 0.01, "cap": 0.06},
+                    },
+                    "running_costs": {
+                        "holder": "commissioners",
+                        "per_head": 22.0,
+                        "need": "population",
+                    },
+                }
             },
-            "rapid_savings": {"share_of_gap": 0.5, "delivery": {"mean": 0.5, "sd": 0.2}},
-        },
-    }
+            "tariff": {
+                "prices": {pod: price for pod, (price, _) in PODS.items()},
+                "cost_uplift": 0.028,
+                "efficiency": 0.011,
+                "emergency_marginal_rate": {"rate": 0.7, "pods": ["non_elective"]},
+            },
+            "contracts": contract_rows,
+            "activity": {
+                "growth": growth,
+                "shock_sd": 0.02,
+                "correlation": 0.5,
+                "monthly_sd": 0.02,
+                "case_mix": {
+                    pid: {labels[0]: 0.015, labels[min(1, years - 1)]: 0.0} for pid in drifting
+                },
+            },
+            "cquin": {"share": CQUIN_SHARE, "achievement": {"mean": 0.85, "sd": 0.08}},
+            "disputes": {
+                "review_month": 10,
+                "threshold": 0.01,
+                "negotiation": {"months": 1, "settle_chance": 0.3, "settle_share": 0.5},
+                "mediation": {"months": 1, "settle_chance": 0.3, "settle_share": 0.5, "fee": 0.02},
+                "expert_determination": {"months": 2, "provider_wins": 0.5, "fee": 0.1},
+            },
+            "costs": {
+                "inflation": {labels[0]: 0.0, **{y: 0.03 for y in labels[1:]}},
+                "providers": provider_costs,
+                "commissioners": other_spend,
+            },
+            "savings": {
+                "programmes": [
+                    {
+                        "id": "cip",
+                        "who": "providers",
+                        "share_of_costs": CIP_SHARE,
+                        "delivery": {"mean": 0.75, "sd": 0.15},
+                        "recurrent_share": 0.6,
+                    },
+                    {
+                        "id": "qipp",
+                        "who": "commissioners",
+                        "share_of_costs": 0.01,
+                        "delivery": {"mean": 0.7, "sd": 0.15},
+                        "recurrent_share": 0.5,
+                    },
+                ]
+            },
+            "control_totals": {"organisations": control_totals, "acceptance": {"rule": "always"}},
+            "incentives": {
+                "fund": round(sum(allocation_psf.values()), 2),
+                "allocation": allocation_psf,
+                "finance_share": 0.7,
+                "performance_chance": 0.9,
+                "system_share": 0.25,
+                "unearned": ["general_distribution"],
+            },
+            "interventions": {
+                "months": [6, 9],
+                "order": ["extra_surplus", "rapid_savings"],
+                "extra_surplus": {
+                    "select": "largest_headroom",
+                    "share_of_gap": 0.5,
+                    "delivery": {"mean": 0.8, "sd": 0.1},
+                },
+                "rapid_savings": {"share_of_gap": 0.5, "delivery": {"mean": 0.5, "sd": 0.2}},
+            },
+        }
+    )
+
+
+def _plain(value: Any) -> Any:
+    """The document as plain Python data (numpy numbers become int and float), as YAML holds it."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
