@@ -301,3 +301,23 @@ def test_stress_example_script_runs():
     )
     assert proc.returncode == 0, proc.stderr
     assert "Who accepts" in proc.stdout and "Latin-hypercube" in proc.stdout
+
+
+def test_large_runs_keep_no_per_replication_tables_but_stress_still_reports():
+    """keep_tables=False (the default above 1,000 replications): no tables, no routine events;
+    the stress comparison still reports incentives and acceptance from compact arrays."""
+    sc = finsim.load_scenario(ROOT / "examples" / "ics_control_totals_2018.yaml")
+    res = finsim.run(sc, replications=20, seed=1, keep_tables=False)
+    assert res.table_names == ["acceptance"]  # the run-wide decision table only
+    assert "accepted_control_total" not in set(res.events.get("event", []))
+    full = finsim.stress(sc, ["own_only"], replications=20, seed=1)
+    compact = finsim.stress(sc, ["own_only"], replications=20, seed=1, keep_tables=False)
+    pd.testing.assert_frame_equal(full.incentives(), compact.incentives())
+    pd.testing.assert_frame_equal(full.acceptance_counts(), compact.acceptance_counts())
+
+
+def test_a_run_too_big_for_memory_is_refused_before_it_starts(monkeypatch):
+    """The memory check probes one replication and refuses, naming the options that fix it."""
+    monkeypatch.setattr(finsim.runner, "_physical_memory", lambda: 10_000_000)
+    with pytest.raises(finsim.UsageError, match="--out DIR"):
+        finsim.run(finsim.load_scenario(TWO), replications=5000)

@@ -36,6 +36,7 @@ class RunOptions:
 
     keep_journal: bool = False  # every posting (small runs, readable traces)
     keep_monthly: bool = False  # each body's year-to-date position at every month end
+    keep_tables: bool = True  # mechanism tables and routine events, a row per replication
     antithetic: bool = False  # pair replications with mirrored random numbers
     #: what each mechanism's ``prepare`` computed once for the whole run, by section
     prepared: dict[str, Any] = field(default_factory=dict)
@@ -92,8 +93,8 @@ class Engine:
             if options.keep_monthly
             else None
         )
-        self.events = EventLog(R)
-        self.records = TableLog(R)
+        self.events = EventLog(R, keep_routine=options.keep_tables)
+        self.records = TableLog(R, enabled=options.keep_tables)
         self.ctx = Context(
             scenario,
             self.economy,

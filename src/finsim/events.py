@@ -26,8 +26,9 @@ class EventBatch:
 class EventLog:
     """Events of a chunk of replications."""
 
-    def __init__(self, replications: int) -> None:
+    def __init__(self, replications: int, keep_routine: bool = True) -> None:
         self.R = replications
+        self.keep_routine = keep_routine
         self.batches: list[EventBatch] = []
         self.now = 0
 
@@ -38,12 +39,17 @@ class EventLog:
         detail: str | list[str] | np.ndarray = "",
         mask: np.ndarray | bool = True,
         amount: np.ndarray | float | None = None,
+        routine: bool = False,
     ) -> None:
         """Record ``event`` for account(s) ``org`` in the replications where ``mask`` holds.
 
         ``mask`` and ``amount`` broadcast to ``(R, n)``; pass ``(R, 1)`` for one org.
         ``detail`` is one text, or one per organisation (e.g. the contract concerned).
+        A ``routine`` event (the same in every replication, such as a start-of-year decision)
+        is kept only in runs small enough to keep tables (see ``finsim.run``).
         """
+        if routine and not self.keep_routine:
+            return
         orgs = np.atleast_1d(np.asarray(org, dtype=np.int64))
         shape = (self.R, orgs.size)
         m = np.asarray(mask, dtype=bool)

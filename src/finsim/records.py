@@ -36,8 +36,9 @@ def _tile(value: Any, n: int, R: int) -> Any:
 class TableLog:
     """Rows of named tables for a chunk of replications."""
 
-    def __init__(self, replications: int) -> None:
+    def __init__(self, replications: int, enabled: bool = True) -> None:
         self.R = replications
+        self.enabled = enabled  # large runs keep no per-replication tables
         self.now = 0
         self.batches: dict[str, list[RecordBatch]] = {}
 
@@ -54,6 +55,8 @@ class TableLog:
         ``mask`` (broadcast to ``(R, n)``) keeps only some rows, e.g. the replications in
         which a dispute happened: a table must not depend on which replications share a chunk.
         """
+        if not self.enabled:
+            return
         orgs = np.atleast_1d(np.asarray(org, dtype=np.int64))
         shape = (self.R, orgs.size)
         columns = {

@@ -171,6 +171,10 @@ class Results:
             "capital_expenditure": capital_out,
         }
         arrays["surplus_before_incentives"] = surplus - incentive
+        paid, _ = self._totals(
+            revenue & (self._key("category") == CATEGORIES.index("incentive_payment"))
+        )
+        arrays["incentive_payment"] = paid
         for category in SUBSIDY_CATEGORIES:
             got, gave = self._totals(
                 revenue & (self._key("category") == CATEGORIES.index(category))

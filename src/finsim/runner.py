@@ -30,6 +30,8 @@ MEMORY_CHECK_REPLICATIONS = 2000
 JOURNAL_MAX_REPLICATIONS = 10
 #: Runs with at most this many replications keep month-end positions by default.
 MONTHLY_MAX_REPLICATIONS = 1000
+#: Runs with at most this many replications keep mechanism tables and routine events.
+TABLES_MAX_REPLICATIONS = 1000
 DEFAULT_CHUNK = 256
 
 
@@ -67,6 +69,7 @@ def run(
     client: Any = None,
     keep_journal: bool | None = None,
     keep_monthly: bool | None = None,
+    keep_tables: bool | None = None,
     antithetic: bool = False,
     variant: str | None = None,
     out: str | Path | None = None,
@@ -81,7 +84,9 @@ def run(
     (``client``: a ``distributed.Client``, or a scheduler address; default a local
     cluster). Every backend and chunk size gives the same replications.
     ``keep_journal`` keeps every posting (default: at most 10 replications);
-    ``keep_monthly`` keeps month-end positions (default: at most 1,000).
+    ``keep_monthly`` keeps month-end positions (default: at most 1,000);
+    ``keep_tables`` keeps the mechanisms' per-replication tables (``res.table``) and
+    routine events such as start-of-year decisions (default: at most 1,000).
     ``antithetic`` pairs replications with mirrored random numbers. ``variant``
     applies a named variant first. ``out``: a folder that receives each finished
     chunk as it completes; ``resume`` finishes a run interrupted in that folder
@@ -102,6 +107,7 @@ def run(
         keep_monthly=replications <= MONTHLY_MAX_REPLICATIONS
         if keep_monthly is None
         else keep_monthly,
+        keep_tables=replications <= TABLES_MAX_REPLICATIONS if keep_tables is None else keep_tables,
         antithetic=antithetic,
         prepared=prepare(scenario, seed),
     )
@@ -180,8 +186,11 @@ def check_memory(scenario: Scenario, replications: int, seed: int, options: RunO
     half the machine's memory is refused with the option that fixes it.
     """
     probe = run_chunk(scenario, np.array([0]), seed, options)
-    per_replication = probe.flow_amounts.nbytes + (
-        probe.monthly.nbytes if probe.monthly is not None else 0
+    per_replication = (
+        probe.flow_amounts.nbytes
+        + (probe.monthly.nbytes if probe.monthly is not None else 0)
+        + sum(int(t.memory_usage(deep=True).sum()) for t in probe.tables.values())
+        + int(probe.events.memory_usage(deep=True).sum())
     )
     # positions, flows and summaries built from them take several times the raw arrays
     need = per_replication * replications * 8
@@ -191,7 +200,8 @@ def check_memory(scenario: Scenario, replications: int, seed: int, options: RunO
             "replications",
             f"{replications:,} replications would need about {need / 1e9:,.1f} GB, more than half "
             f"this machine's memory: write chunks to disk as they finish with --out DIR "
-            f"(finsim.run(..., out=DIR)), keep_monthly=False, or run fewer replications",
+            f"(finsim.run(..., out=DIR)), keep_monthly=False, keep_tables=False, or run fewer "
+            "replications",
         )
 
 

@@ -107,20 +107,31 @@ class StressResults:
         """Incentive funding earned (mean, quantiles) and lost, per body and year."""
 
         def build(name: str, res: Results) -> pd.DataFrame:
-            if "incentives" not in res.table_names:
+            allocation = res._extras.get("incentive_allocation")
+            if allocation is None:
                 return pd.DataFrame(columns=["org", "fy"])
-            table = res.table("incentives")
-            grouped = table.groupby(["org", "fy"])
-            out = grouped.agg(
-                allocation=("allocation", "first"),
-                accepted=("accepted", "first"),
-                earned_mean=("earned", "mean"),
-                redistributed_mean=("redistributed", "mean"),
+            arrays = res._position_arrays
+            bodies = np.flatnonzero(allocation.any(axis=0))
+            earned = arrays["incentive_payment"][:, :, bodies]  # (R, F, n), quarterly payments
+            redistributed = arrays["incentive_earned"][:, :, bodies] - earned
+            accepted = res._extras.get("accepted_control_total")
+            F, n = earned.shape[1], bodies.size
+            out = pd.DataFrame(
+                {
+                    "org": np.tile(np.array(res.economy.ids, dtype=object)[bodies], F),
+                    "fy": np.repeat(np.array(res.years, dtype=object), n),
+                    "allocation": allocation[:, bodies].reshape(-1),
+                    "accepted": (accepted[:, bodies] > 0.5).reshape(-1)
+                    if accepted is not None
+                    else True,
+                    "earned_mean": earned.mean(axis=0).reshape(-1),
+                    "redistributed_mean": redistributed.mean(axis=0).reshape(-1),
+                }
             )
             for q in quantiles:
-                out[f"earned_p{round(q * 100):02d}"] = grouped["earned"].quantile(q)
+                out[f"earned_p{round(q * 100):02d}"] = np.quantile(earned, q, axis=0).reshape(-1)
             out["lost_mean"] = out["allocation"] - out["earned_mean"]  # before redistribution
-            return out.reset_index()
+            return out
 
         return self._each(build)
 

@@ -216,15 +216,12 @@ class ControlTotals(Mechanism):
         y = ctx.fy
         has = ~np.isnan(self.totals["org"][y, self.bodies])
         acc = self.accepted[y, self.bodies]
+        totals_now = self.totals["org"][y, self.bodies]
         ctx.events.record(
-            self.bodies, "accepted_control_total", "", has & acc, self.totals["org"][y, self.bodies]
+            self.bodies, "accepted_control_total", "", has & acc, totals_now, routine=True
         )
         ctx.events.record(
-            self.bodies,
-            "rejected_control_total",
-            "",
-            has & ~acc,
-            self.totals["org"][y, self.bodies],
+            self.bodies, "rejected_control_total", "", has & ~acc, totals_now, routine=True
         )
         u = self.rng.uniform("delivery", y, shape=(self.bodies.size,))
         rate = self.config.acceptance.delivery.draw(u)

@@ -169,6 +169,7 @@ class Incentives(Mechanism):
         self.paid = np.zeros((ctx.R, economy.n_accounts))
         self.member = economy.membership("system")
         ctx.state["incentives.received_ytd"] = self.paid
+        ctx.state["output.incentive_allocation"] = self.allocation  # static (F, A)
 
     @classmethod
     def check(cls, config: IncentivesConfig, refs: References) -> None:
