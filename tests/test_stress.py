@@ -304,7 +304,7 @@ def test_stress_example_script_runs():
 
 
 def test_large_runs_keep_no_per_replication_tables_but_stress_still_reports():
-    """keep_tables=False (the default above 1,000 replications): no tables, no routine events;
+    """keep_tables=False (the default above 200 replications): no tables, no routine events;
     the stress comparison still reports incentives and acceptance from compact arrays."""
     sc = finsim.load_scenario(ROOT / "examples" / "ics_control_totals_2018.yaml")
     res = finsim.run(sc, replications=20, seed=1, keep_tables=False)

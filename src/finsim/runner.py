@@ -31,7 +31,7 @@ JOURNAL_MAX_REPLICATIONS = 10
 #: Runs with at most this many replications keep month-end positions by default.
 MONTHLY_MAX_REPLICATIONS = 1000
 #: Runs with at most this many replications keep mechanism tables and routine events.
-TABLES_MAX_REPLICATIONS = 1000
+TABLES_MAX_REPLICATIONS = 200
 DEFAULT_CHUNK = 256
 
 
@@ -86,7 +86,7 @@ def run(
     ``keep_journal`` keeps every posting (default: at most 10 replications);
     ``keep_monthly`` keeps month-end positions (default: at most 1,000);
     ``keep_tables`` keeps the mechanisms' per-replication tables (``res.table``) and
-    routine events such as start-of-year decisions (default: at most 1,000).
+    routine events such as start-of-year decisions (default: at most 200).
     ``antithetic`` pairs replications with mirrored random numbers. ``variant``
     applies a named variant first. ``out``: a folder that receives each finished
     chunk as it completes; ``resume`` finishes a run interrupted in that folder
