@@ -319,5 +319,29 @@ def test_large_runs_keep_no_per_replication_tables_but_stress_still_reports():
 def test_a_run_too_big_for_memory_is_refused_before_it_starts(monkeypatch):
     """The memory check probes one replication and refuses, naming the options that fix it."""
     monkeypatch.setattr(finsim.runner, "_physical_memory", lambda: 10_000_000)
-    with pytest.raises(finsim.UsageError, match="--out DIR"):
+    with pytest.raises(finsim.UsageError, match="run fewer replications"):
         finsim.run(finsim.load_scenario(TWO), replications=5000)
+
+
+def test_antithetic_pairs_are_averaged_before_the_standard_error():
+    """With antithetic replications the paired difference's error comes from pair means."""
+    sc = finsim.load_scenario(KENT)
+    anti = finsim.stress(sc, ["baseline", "uncertain"], replications=100, seed=2, antithetic=True)
+    diff = anti.difference("baseline", "uncertain")
+    assert (diff["replications"] == 50).all()
+
+
+def test_stress_with_out_writes_one_folder_per_variant(tmp_path):
+    """finsim.stress(..., out=DIR) keeps each variant's chunks in DIR/<variant>."""
+    sc = finsim.load_scenario(KENT)
+    finsim.stress(sc, ["baseline", "commissioner_wins"], replications=4, seed=1, out=tmp_path)
+    assert (tmp_path / "baseline" / "manifest.json").exists()
+    assert (tmp_path / "commissioner_wins" / "manifest.json").exists()
+
+
+def test_written_tables_are_readable_by_others(tmp_path):
+    """Results files are created with the usual permissions (not owner-only)."""
+    res = finsim.run(finsim.load_scenario(TWO), replications=2)
+    res.to_csv(tmp_path)
+    mode = (tmp_path / "positions.csv").stat().st_mode & 0o777
+    assert mode & 0o044  # group or others may read

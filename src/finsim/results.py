@@ -584,6 +584,12 @@ def _write_frame(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         frame.to_parquet(path, index=False)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Any) -> None:
     """Write ``path`` by writing a temporary file beside it, then renaming it into place.
 
@@ -594,6 +600,7 @@ def atomic_write(path: Path, write: Any) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

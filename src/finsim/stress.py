@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,7 @@ def wilson_interval(
         denominator = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denominator
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    return centre - half, centre + half
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def value_at_risk(losses: np.ndarray, level: float = 0.975, axis: int = 0) -> np.ndarray:
@@ -75,6 +76,7 @@ class StressResults:
 
     results: dict[str, Results]
     confidence: float = 0.95
+    antithetic: bool = False
 
     @property
     def variants(self) -> list[str]:
@@ -188,9 +190,9 @@ class StressResults:
             .rename(columns={"sum": "bodies_accepting", "count": "bodies"})
         )
         systems = (
-            table.groupby(["variant", "fy", "system"])["accepted"]
+            table.groupby(["variant", "fy", "system"], observed=True)["accepted"]
             .all()
-            .groupby(["variant", "fy"])
+            .groupby(["variant", "fy"], observed=True)
             .agg(["sum", "count"])
         )
         systems = systems.rename(columns={"sum": "systems_accepting", "count": "systems"})
@@ -230,7 +232,14 @@ class StressResults:
         """
         pa = self.results[a].positions.set_index(["replication", "fy", "org"])[column]
         pb = self.results[b].positions.set_index(["replication", "fy", "org"])[column]
-        diff = (pb - pa).astype(float).groupby(level=["fy", "org"])
+        paired = (pb - pa).astype(float)
+        if self.antithetic:  # mirrored pairs are not independent: average each pair first
+            pairs = paired.index.get_level_values("replication") // 2
+            paired = paired.groupby(
+                [pairs, paired.index.get_level_values("fy"), paired.index.get_level_values("org")]
+            ).mean()
+            paired.index.names = ["replication", "fy", "org"]
+        diff = paired.groupby(level=["fy", "org"])
         n = diff.count()
         out = pd.DataFrame(
             {"mean": diff.mean(), "se": diff.std(ddof=1) / np.sqrt(n), "replications": n}
@@ -252,8 +261,15 @@ def stress(
     ``client``, ``antithetic``...).
     """
     names = list(variants) if variants else [BASELINE, *scenario.variants]
+    out = options.pop("out", None)
     results = {
-        name: run(scenario.with_variant(name), replications=replications, seed=seed, **options)
+        name: run(
+            scenario.with_variant(name),
+            replications=replications,
+            seed=seed,
+            out=None if out is None else Path(out) / name,  # one results folder per variant
+            **options,
+        )
         for name in names
     }
-    return StressResults(results)
+    return StressResults(results, antithetic=bool(options.get("antithetic", False)))
