@@ -153,7 +153,7 @@ def disputed() -> finsim.Results:
         years=3,
         disputes=DISPUTE,
     )
-    return finsim.run(sc, replications=400, seed=11)
+    return finsim.run(sc, replications=400, seed=11, keep_tables=True)
 
 
 def test_withheld_sums_are_neither_lost_nor_paid_twice(disputed):
@@ -239,7 +239,7 @@ def test_no_challenge_below_the_threshold():
 
 @pytest.fixture(scope="module")
 def kent() -> finsim.Results:
-    return finsim.run(finsim.load_scenario(KENT), replications=500, seed=1)
+    return finsim.run(finsim.load_scenario(KENT), replications=500, seed=1, keep_tables=True)
 
 
 def test_kent_work_above_plan_at_m10_is_about_7_7m(kent):
