@@ -345,3 +345,18 @@ def test_written_tables_are_readable_by_others(tmp_path):
     res.to_csv(tmp_path)
     mode = (tmp_path / "positions.csv").stat().st_mode & 0o777
     assert mode & 0o044  # group or others may read
+
+
+def test_large_runs_keep_totals_not_flows_and_positions_are_the_same():
+    """keep_flows=False (the default above 1,000 replications) gives the same positions and
+    summary from each body's totals; the flows table then says how to get it."""
+    from finsim.errors import ResultsError
+
+    sc = finsim.load_scenario(KENT)
+    full = finsim.run(sc, replications=30, seed=2)
+    compact = finsim.run(sc, replications=30, seed=2, keep_flows=False)
+    pd.testing.assert_frame_equal(full.positions, compact.positions)
+    pd.testing.assert_frame_equal(full.summary(), compact.summary())
+    with pytest.raises(ResultsError, match="keep_flows=True"):
+        compact.flows
+    assert "flows" not in compact.tables()

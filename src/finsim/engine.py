@@ -37,6 +37,7 @@ class RunOptions:
     keep_journal: bool = False  # every posting (small runs, readable traces)
     keep_monthly: bool = False  # each body's year-to-date position at every month end
     keep_tables: bool = True  # mechanism tables and routine events, a row per replication
+    keep_flows: bool = True  # every flow per replication (else only each body's totals)
     antithetic: bool = False  # pair replications with mirrored random numbers
     #: what each mechanism's ``prepare`` computed once for the whole run, by section
     prepared: dict[str, Any] = field(default_factory=dict)
@@ -54,6 +55,8 @@ class ChunkOutput:
     extras: dict[str, np.ndarray]  # per-mechanism outputs shaped (R, F, A): control totals etc.
     tables: dict[str, Any]  # mechanism tables by name (DataFrames), see finsim.records
     monthly: np.ndarray | None  # (R, T, A) year-to-date revenue surplus at each month end
+    totals: dict[str, np.ndarray]  # (R, F, A) sums per body and year (finsim.positions)
+    flows_kept: bool = True  # False: flow_keys / flow_amounts are empty
 
 
 def prepare(scenario: Scenario, seed: int) -> dict[str, Any]:
@@ -164,8 +167,13 @@ class Engine:
     def _output(self) -> ChunkOutput:
         import pandas as pd
 
-        keys, amounts = self.ledger.flow_table()
+        from finsim.positions import account_totals
+
         calendar = self.economy.calendar
+        keys, amounts = self.ledger.flow_table()
+        totals = account_totals(keys, amounts, calendar.n_years, self.economy.n_accounts)
+        if not self.options.keep_flows:
+            keys, amounts = keys.iloc[0:0], np.zeros((amounts.shape[0], 0))
         journal = None
         if self.ledger.keep_journal:
             journal = journal_frame(self.ledger, self.economy, self.replications)
@@ -184,6 +192,8 @@ class Engine:
             extras=extras,
             tables=self.records.to_frames(self.replications, self.economy.ids, calendar.start_year),
             monthly=self.monthly,
+            totals=totals,
+            flows_kept=self.options.keep_flows,
         )
 
 

@@ -31,14 +31,9 @@ import pandas as pd
 from finsim.calendar import fy_label
 from finsim.economy import ORG_TYPES, Economy
 from finsim.engine import ChunkOutput
-from finsim.ledger import CATEGORIES, KINDS, RECURRENCE, scatter_add
-
-_INCENTIVE = [
-    CATEGORIES.index(c) for c in ("incentive_payment", "incentive_bonus", "general_distribution")
-]
-_KEY_COLUMNS = ("fy", "source", "target", "category", "recurrence", "kind")
-#: Flows through which bodies subsidise one another (see Results.subsidies).
-SUBSIDY_CATEGORIES = ("top_slice", "risk_share", "reallocation", "savings")
+from finsim.errors import ResultsError
+from finsim.ledger import CATEGORIES, KINDS, RECURRENCE
+from finsim.positions import SUBSIDY_CATEGORIES
 
 
 def _encode(keys: pd.DataFrame, n_accounts: int) -> np.ndarray:
@@ -103,6 +98,15 @@ class Results:
         self.source = source
         self.replication_ids, self._keys, self._amounts = merge_chunks(chunks, economy.n_accounts)
         order = np.argsort(np.concatenate([c.replications for c in chunks]), kind="stable")
+        self._flows_kept = all(c.flows_kept for c in chunks)
+        self._base = (
+            {
+                name: np.concatenate([c.totals[name] for c in chunks])[order]
+                for name in chunks[0].totals
+            }
+            if chunks
+            else {}
+        )
         self._events = [c.events for c in chunks]
         self._journals = [c.journal for c in chunks if c.journal is not None]
         self._tables: dict[str, list[pd.DataFrame]] = {}
@@ -135,51 +139,19 @@ class Results:
         return self.economy.calendar.labels
 
     # -- arrays ------------------------------------------------------------------------------
-    def _totals(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(inflow, outflow) shaped (R, F, A) over the flows selected by ``mask``."""
-        R, F, A = self.replications, self.economy.calendar.n_years, self.economy.n_accounts
-        inflow = np.zeros((R, F * A))
-        outflow = np.zeros((R, F * A))
-        fy = self._keys["fy"].to_numpy()[mask] if len(self._keys) else np.empty(0, np.int64)
-        if fy.size:
-            amounts = self._amounts[:, mask]
-            scatter_add(inflow, fy * A + self._keys["target"].to_numpy()[mask], amounts)
-            scatter_add(outflow, fy * A + self._keys["source"].to_numpy()[mask], amounts)
-        return inflow.reshape(R, F, A), outflow.reshape(R, F, A)
-
     def _key(self, column: str) -> np.ndarray:
         return self._keys[column].to_numpy() if len(self._keys) else np.empty(0, np.int64)
 
     @cached_property
     def _position_arrays(self) -> dict[str, np.ndarray]:
-        revenue = self._key("kind") == KINDS.index("revenue")
-        non_recurrent = self._key("recurrence") == RECURRENCE.index("non_recurrent")
-        income, expenditure = self._totals(revenue)
-        nr_income, nr_expenditure = self._totals(revenue & non_recurrent)
-        incentive, _ = self._totals(revenue & np.isin(self._key("category"), _INCENTIVE))
-        capital_in, capital_out = self._totals(self._key("kind") == KINDS.index("capital"))
+        arrays = dict(self._base)  # finsim.positions.account_totals, per replication
+        income, expenditure = arrays["income"], arrays["expenditure"]
         surplus = income - expenditure
-        arrays = {
-            "income": income,
-            "expenditure": expenditure,
-            "surplus": surplus,
-            "underlying_surplus": surplus - nr_income + nr_expenditure,
-            "nonrecurrent_income": nr_income,
-            "nonrecurrent_expenditure": nr_expenditure,
-            "incentive_earned": incentive,
-            "capital_income": capital_in,
-            "capital_expenditure": capital_out,
-        }
-        arrays["surplus_before_incentives"] = surplus - incentive
-        paid, _ = self._totals(
-            revenue & (self._key("category") == CATEGORIES.index("incentive_payment"))
+        arrays["surplus"] = surplus
+        arrays["underlying_surplus"] = (
+            surplus - arrays["nonrecurrent_income"] + arrays["nonrecurrent_expenditure"]
         )
-        arrays["incentive_payment"] = paid
-        for category in SUBSIDY_CATEGORIES:
-            got, gave = self._totals(
-                revenue & (self._key("category") == CATEGORIES.index(category))
-            )
-            arrays[f"net_{category}"] = got - gave
+        arrays["surplus_before_incentives"] = surplus - arrays["incentive_earned"]
         raised = self._extras.get("control_total_raised")
         arrays["extra_surplus_asked"] = np.zeros_like(surplus) if raised is None else raised
         # what bodies give up in extra surplus, their region receives towards its total
@@ -281,7 +253,15 @@ class Results:
 
     @cached_property
     def flows(self) -> pd.DataFrame:
-        """Money moved, per replication and year; amounts in GBP m (zero flows omitted)."""
+        """Money moved, per replication and year; amounts in GBP m (zero flows omitted).
+
+        Large runs keep only each body's totals; run with ``keep_flows=True`` for this table.
+        """
+        if not self._flows_kept:
+            raise ResultsError(
+                "this run kept each body's totals, not every flow (keep_flows=False, the default "
+                "above 1,000 replications): run with keep_flows=True for the flows table"
+            )
         K = len(self._keys)
         ids = np.array(self.economy.ids, dtype=object)
         r, k = np.nonzero(self._amounts) if K else (np.empty(0, int), np.empty(0, int))
@@ -516,12 +496,11 @@ class Results:
     # -- export ------------------------------------------------------------------------------
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by name (journal only when kept)."""
-        out = {
-            "positions": self.positions,
-            "flows": self.flows,
-            "events": self.events,
-            "summary": self.summary(),
-        }
+        out = {"positions": self.positions}
+        if self._flows_kept:
+            out["flows"] = self.flows
+        out["events"] = self.events
+        out["summary"] = self.summary()
         for name in self.table_names:
             out[name] = self.table(name)
         if self.monthly is not None:

@@ -32,6 +32,8 @@ JOURNAL_MAX_REPLICATIONS = 10
 MONTHLY_MAX_REPLICATIONS = 1000
 #: Runs with at most this many replications keep mechanism tables and routine events.
 TABLES_MAX_REPLICATIONS = 200
+#: Runs with at most this many replications keep every flow (larger: each body's totals).
+FLOWS_MAX_REPLICATIONS = 1000
 DEFAULT_CHUNK = 256
 
 
@@ -70,6 +72,7 @@ def run(
     keep_journal: bool | None = None,
     keep_monthly: bool | None = None,
     keep_tables: bool | None = None,
+    keep_flows: bool | None = None,
     antithetic: bool = False,
     variant: str | None = None,
     out: str | Path | None = None,
@@ -86,7 +89,10 @@ def run(
     ``keep_journal`` keeps every posting (default: at most 10 replications);
     ``keep_monthly`` keeps month-end positions (default: at most 1,000);
     ``keep_tables`` keeps the mechanisms' per-replication tables (``res.table``) and
-    routine events such as start-of-year decisions (default: at most 200).
+    routine events such as start-of-year decisions (default: at most 200);
+    ``keep_flows`` keeps every flow per replication, ``Results.flows`` (default: at most
+    1,000; larger runs keep each body's yearly totals, which is all positions, summaries
+    and stress comparisons need).
     ``antithetic`` pairs replications with mirrored random numbers. ``variant``
     applies a named variant first. ``out``: a folder that receives each finished
     chunk as it completes; ``resume`` finishes a run interrupted in that folder
@@ -108,6 +114,7 @@ def run(
         if keep_monthly is None
         else keep_monthly,
         keep_tables=replications <= TABLES_MAX_REPLICATIONS if keep_tables is None else keep_tables,
+        keep_flows=replications <= FLOWS_MAX_REPLICATIONS if keep_flows is None else keep_flows,
         antithetic=antithetic,
         prepared=prepare(scenario, seed),
     )
@@ -128,6 +135,7 @@ def run(
             "antithetic": antithetic,
             "keep_monthly": options.keep_monthly,
             "keep_tables": options.keep_tables,
+            "keep_flows": options.keep_flows,
             "finsim_version": _version(),
         }
         store = ChunkStore.open(Path(out), manifest, resume=resume, force=force)
@@ -197,6 +205,7 @@ def check_memory(scenario: Scenario, replications: int, seed: int, options: RunO
     probe = run_chunk(scenario, np.array([0]), seed, options)
     per_replication = (
         probe.flow_amounts.nbytes
+        + sum(v.nbytes for v in probe.totals.values())
         + (probe.monthly.nbytes if probe.monthly is not None else 0)
         + sum(int(t.memory_usage(deep=True).sum()) for t in probe.tables.values())
         + int(probe.events.memory_usage(deep=True).sum())

@@ -75,6 +75,10 @@ class ChunkStore:
                     "replications",
                     "chunk_size",
                     "antithetic",
+                    "keep_monthly",
+                    "keep_tables",
+                    "keep_flows",
+                    "finsim_version",
                 )
                 different = [k for k in keys if existing.get(k) != manifest.get(k)]
                 if different:
@@ -125,6 +129,9 @@ class ChunkStore:
                 np.save(tmp / f"extra.{name}.npy", value)
             for name, frame in chunk.tables.items():
                 frame.to_parquet(tmp / f"table.{name}.parquet", index=False)
+            for name, value in chunk.totals.items():
+                np.save(tmp / f"total.{name}.npy", value)
+            (tmp / "flows_kept").write_text("1" if chunk.flows_kept else "0")
             os.replace(tmp, self.chunks / self.name(chunk.replications))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -168,6 +175,11 @@ def read_chunk(folder: Path) -> ChunkOutput:
         extras=extras,
         tables=tables,
         monthly=load("monthly.npy") if (folder / "monthly.npy").exists() else None,
+        totals={
+            p.name[len("total.") : -len(".npy")]: np.load(p, allow_pickle=False)
+            for p in folder.glob("total.*.npy")
+        },
+        flows_kept=(folder / "flows_kept").read_text().strip() == "1",
     )
 
 
