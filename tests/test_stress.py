@@ -358,5 +358,5 @@ def test_large_runs_keep_totals_not_flows_and_positions_are_the_same():
     pd.testing.assert_frame_equal(full.positions, compact.positions)
     pd.testing.assert_frame_equal(full.summary(), compact.summary())
     with pytest.raises(ResultsError, match="keep_flows=True"):
-        compact.flows
+        _ = compact.flows
     assert "flows" not in compact.tables()
