@@ -36,7 +36,7 @@ class RunOptions:
 
     keep_journal: bool = False  # every posting (small runs, readable traces)
     keep_monthly: bool = False  # each body's year-to-date position at every month end
-    keep_tables: bool = True  # mechanism tables and routine events, a row per replication
+    keep_tables: bool = True  # mechanism tables and detail events, rows per replication
     keep_flows: bool = True  # every flow per replication (else only each body's totals)
     antithetic: bool = False  # pair replications with mirrored random numbers
     #: what each mechanism's ``prepare`` computed once for the whole run, by section
@@ -96,7 +96,7 @@ class Engine:
             if options.keep_monthly
             else None
         )
-        self.events = EventLog(R, keep_routine=options.keep_tables)
+        self.events = EventLog(R, keep_detail=options.keep_tables)
         self.records = TableLog(R, enabled=options.keep_tables)
         self.ctx = Context(
             scenario,

@@ -26,9 +26,9 @@ class EventBatch:
 class EventLog:
     """Events of a chunk of replications."""
 
-    def __init__(self, replications: int, keep_routine: bool = True) -> None:
+    def __init__(self, replications: int, keep_detail: bool = True) -> None:
         self.R = replications
-        self.keep_routine = keep_routine
+        self.keep_detail = keep_detail
         self.batches: list[EventBatch] = []
         self.now = 0
 
@@ -39,16 +39,17 @@ class EventLog:
         detail: str | list[str] | np.ndarray = "",
         mask: np.ndarray | bool = True,
         amount: np.ndarray | float | None = None,
-        routine: bool = False,
+        detailed: bool = False,
     ) -> None:
         """Record ``event`` for account(s) ``org`` in the replications where ``mask`` holds.
 
         ``mask`` and ``amount`` broadcast to ``(R, n)``; pass ``(R, 1)`` for one org.
         ``detail`` is one text, or one per organisation (e.g. the contract concerned).
-        A ``routine`` event (the same in every replication, such as a start-of-year decision)
-        is kept only in runs small enough to keep tables (see ``finsim.run``).
+        A ``detailed`` event (one per contract and stage, or a decision the same in every
+        replication) is kept only in runs small enough to keep tables (see ``finsim.run``):
+        in a large run it would outweigh every other result.
         """
-        if routine and not self.keep_routine:
+        if detailed and not self.keep_detail:
             return
         orgs = np.atleast_1d(np.asarray(org, dtype=np.int64))
         shape = (self.R, orgs.size)

@@ -30,7 +30,7 @@ MEMORY_CHECK_REPLICATIONS = 2000
 JOURNAL_MAX_REPLICATIONS = 10
 #: Runs with at most this many replications keep month-end positions by default.
 MONTHLY_MAX_REPLICATIONS = 1000
-#: Runs with at most this many replications keep mechanism tables and routine events.
+#: Runs with at most this many replications keep mechanism tables and detail events.
 TABLES_MAX_REPLICATIONS = 200
 #: Runs with at most this many replications keep every flow (larger: each body's totals).
 FLOWS_MAX_REPLICATIONS = 1000
@@ -89,7 +89,7 @@ def run(
     ``keep_journal`` keeps every posting (default: at most 10 replications);
     ``keep_monthly`` keeps month-end positions (default: at most 1,000);
     ``keep_tables`` keeps the mechanisms' per-replication tables (``res.table``) and
-    routine events such as start-of-year decisions (default: at most 200);
+    detail events (start-of-year decisions, each dispute stage) (default: at most 200);
     ``keep_flows`` keeps every flow per replication, ``Results.flows`` (default: at most
     1,000; larger runs keep each body's yearly totals, which is all positions, summaries
     and stress comparisons need).
@@ -210,9 +210,8 @@ def check_memory(scenario: Scenario, replications: int, seed: int, options: RunO
         + sum(int(t.memory_usage(deep=True).sum()) for t in probe.tables.values())
         + int(probe.events.memory_usage(deep=True).sum())
     )
-    # positions, flows and summaries built from them take many times the raw arrays
-    # (measured: peaks 3 to 6 times an estimate of 8x; hence 40x)
-    need = per_replication * replications * 40
+    # merging chunks and deriving positions and summaries take several copies of the arrays
+    need = per_replication * replications * 6
     available = _physical_memory() // 2
     if need > available:
         raise _option(

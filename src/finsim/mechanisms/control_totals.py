@@ -218,10 +218,10 @@ class ControlTotals(Mechanism):
         acc = self.accepted[y, self.bodies]
         totals_now = self.totals["org"][y, self.bodies]
         ctx.events.record(
-            self.bodies, "accepted_control_total", "", has & acc, totals_now, routine=True
+            self.bodies, "accepted_control_total", "", has & acc, totals_now, detailed=True
         )
         ctx.events.record(
-            self.bodies, "rejected_control_total", "", has & ~acc, totals_now, routine=True
+            self.bodies, "rejected_control_total", "", has & ~acc, totals_now, detailed=True
         )
         u = self.rng.uniform("delivery", y, shape=(self.bodies.size,))
         rate = self.config.acceptance.delivery.draw(u)

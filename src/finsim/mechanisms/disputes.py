@@ -134,7 +134,9 @@ class Disputes(Mechanism):
         )
         ctx.state.setdefault("disputes.challenged", {})[fy] = challenged
         at_stake = disputed * 12.0 / ytd["months"] * cfg.at_stake_years
-        ctx.events.record(self.commissioner, "challenge", self.ids, challenged, disputed)
+        ctx.events.record(
+            self.commissioner, "challenge", self.ids, challenged, disputed, detailed=True
+        )
         ctx.records.record(
             "disputes",
             self.commissioner,
@@ -162,9 +164,9 @@ class Disputes(Mechanism):
             if stage.months == 0 and name != "expert_determination":
                 continue
             if tick + stage.months > last:  # the run ends first: the dispute stays open
-                ctx.events.record(self.commissioner, "open_at_end", self.ids, open_)
+                ctx.events.record(self.commissioner, "open_at_end", self.ids, open_, detailed=True)
                 return
-            ctx.events.record(self.commissioner, name, self.ids, open_)
+            ctx.events.record(self.commissioner, name, self.ids, open_, detailed=True)
             self._fees(ctx, stage.fee, open_, fy)
             tick += stage.months
             yield ctx.at(tick, "settlement")
@@ -172,9 +174,15 @@ class Disputes(Mechanism):
             if isinstance(stage, Determination):
                 provider_won = open_ & (u < stage.provider_wins)
                 share = np.where(provider_won, 1.0, np.where(open_, 0.0, share))
-                ctx.events.record(self.commissioner, "provider_won", self.ids, provider_won)
                 ctx.events.record(
-                    self.commissioner, "commissioner_won", self.ids, open_ & ~provider_won
+                    self.commissioner, "provider_won", self.ids, provider_won, detailed=True
+                )
+                ctx.events.record(
+                    self.commissioner,
+                    "commissioner_won",
+                    self.ids,
+                    open_ & ~provider_won,
+                    detailed=True,
                 )
                 decided_at = np.where(open_, tick, decided_at)
                 open_ = np.zeros_like(open_)
@@ -182,7 +190,12 @@ class Disputes(Mechanism):
                 settled = open_ & (u < stage.settle_chance)
                 share = np.where(settled, stage.settle_share, share)
                 ctx.events.record(
-                    self.commissioner, "settled", self.ids, settled, stage.settle_share
+                    self.commissioner,
+                    "settled",
+                    self.ids,
+                    settled,
+                    stage.settle_share,
+                    detailed=True,
                 )
                 decided_at = np.where(settled, tick, decided_at)
                 open_ &= ~settled
@@ -193,7 +206,9 @@ class Disputes(Mechanism):
         ctx.ledger.post(
             self.commissioner, self.provider, paid, "dispute_settlement", "non_recurrent", fy=fy
         )
-        ctx.events.record(self.commissioner, "dispute_settlement", self.ids, challenged, paid)
+        ctx.events.record(
+            self.commissioner, "dispute_settlement", self.ids, challenged, paid, detailed=True
+        )
         ctx.records.record(
             "disputes_settled",
             self.commissioner,
