@@ -211,7 +211,7 @@ def check_memory(scenario: Scenario, replications: int, seed: int, options: RunO
         + int(probe.events.memory_usage(deep=True).sum())
     )
     # merging chunks and deriving positions and summaries take several copies of the arrays
-    need = per_replication * replications * 6
+    need = per_replication * replications * 4
     available = _physical_memory() // 2
     if need > available:
         raise _option(

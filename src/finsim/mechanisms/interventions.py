@@ -264,7 +264,12 @@ class Interventions(Mechanism):
             return gap
         self.raised[:, ctx.fy, bodies] += asked
         ctx.events.record(
-            bodies, "extra_surplus_asked", "to support the regional control total", asked > 0, asked
+            bodies,
+            "extra_surplus_asked",
+            "to support the regional control total",
+            asked > 0,
+            asked,
+            detailed=True,
         )
         expected = self._schedule(bodies, asked, cfg.delivery, ctx, "extra_surplus", months_left)
         return np.maximum(gap - expected.sum(axis=1), 0.0)
@@ -290,7 +295,12 @@ class Interventions(Mechanism):
             commissioners, EXTERNAL, -taken, "operating_cost", "non_recurrent"
         )  # spending held back
         ctx.events.record(
-            commissioners, "top_slice", "share of allocation held by the region", taken > 0, taken
+            commissioners,
+            "top_slice",
+            "share of allocation held by the region",
+            taken > 0,
+            taken,
+            detailed=True,
         )
         return gap - amount
 
@@ -306,7 +316,12 @@ class Interventions(Mechanism):
         )
         plan = (gap * self.config.rapid_savings.share_of_gap)[:, None] * weights[None, :]
         ctx.events.record(
-            providers, "rapid_savings", "regional rapid savings scheme", plan > 0, plan
+            providers,
+            "rapid_savings",
+            "regional rapid savings scheme",
+            plan > 0,
+            plan,
+            detailed=True,
         )
         expected = self._schedule(
             providers, plan, self.config.rapid_savings.delivery, ctx, "rapid_savings", months_left
@@ -324,7 +339,9 @@ class Interventions(Mechanism):
         if not shortfall.any():
             return
         ctx.ledger.post(self.centre, providers, shortfall, "loan", "non_recurrent", "capital")
-        ctx.events.record(providers, "loan", "revenue support loan", shortfall > 0, shortfall)
+        ctx.events.record(
+            providers, "loan", "revenue support loan", shortfall > 0, shortfall, detailed=True
+        )
         self.loans.append((ctx.fy, providers, shortfall))
 
     def _repay_loans(self, ctx: Context) -> None:
@@ -335,4 +352,6 @@ class Interventions(Mechanism):
                 ctx.ledger.post(
                     providers, self.centre, instalment, "loan_repayment", "non_recurrent", "capital"
                 )
-                ctx.events.record(providers, "loan_repayment", "", instalment > 0, instalment)
+                ctx.events.record(
+                    providers, "loan_repayment", "", instalment > 0, instalment, detailed=True
+                )
