@@ -258,23 +258,6 @@ class Ledger:
         )
         return table, self._amounts[:, self._cols]
 
-    def account_totals(
-        self, column_mask: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(inflow, outflow) per replication, booked year and account: two ``(R, F, A)`` arrays.
-
-        ``column_mask`` (over the key-ordered columns of :meth:`flow_table`) selects flows.
-        """
-        table, amounts = self.flow_table()
-        F = self.calendar.n_years
-        inflow = np.zeros((self.R, F * self.A))
-        outflow = np.zeros((self.R, F * self.A))
-        mask = np.ones(len(table), bool) if column_mask is None else column_mask
-        fy = table["fy"].to_numpy()[mask]
-        scatter_add(inflow, fy * self.A + table["target"].to_numpy()[mask], amounts[:, mask])
-        scatter_add(outflow, fy * self.A + table["source"].to_numpy()[mask], amounts[:, mask])
-        return inflow.reshape(self.R, F, self.A), outflow.reshape(self.R, F, self.A)
-
     # -- checks ----------------------------------------------------------------------------
     def check_conservation(self, label: str, rtol: float = 1e-9) -> None:
         """Raise ConservationError unless money balances in every replication.

@@ -84,6 +84,13 @@ class InterventionsConfig(StrictModel):
     loans: Loans = Field(default_factory=Loans)
 
 
+def by_cost(ctx: Context, bodies: np.ndarray) -> np.ndarray:
+    """Each body's share of the group's annual cost base (equal shares if it has none)."""
+    size = ctx.state.get("costs.annual", np.ones(ctx.economy.n_accounts))[bodies]
+    total = size.sum()
+    return size / total if total > 0 else np.full(bodies.size, 1.0 / max(bodies.size, 1))
+
+
 @register_mechanism
 class Interventions(Mechanism):
     """Regional forecasts and interventions to meet regional control totals."""
@@ -254,10 +261,7 @@ class Interventions(Mechanism):
                 asked = np.zeros_like(headroom)
                 np.put_along_axis(asked, order, take, axis=1)
             else:
-                size = ctx.state.get("costs.annual", np.ones(ctx.economy.n_accounts))[bodies]
-                weights = (
-                    size / size.sum() if size.sum() > 0 else np.full(bodies.size, 1 / bodies.size)
-                )
+                weights = by_cost(ctx, bodies)
                 asked = wanted[:, None] * weights[None, :]
         asked = np.where(asked > 1e-6, asked, 0.0)  # rounding is not a request
         if not asked.any():
@@ -310,10 +314,7 @@ class Interventions(Mechanism):
         providers = bodies[ctx.economy.org_type[bodies] == ORG_TYPES.index("provider")]
         if providers.size == 0 or not gap.any():
             return gap
-        size = ctx.state.get("costs.annual", np.ones(ctx.economy.n_accounts))[providers]
-        weights = (
-            size / size.sum() if size.sum() > 0 else np.full(providers.size, 1 / providers.size)
-        )
+        weights = by_cost(ctx, providers)
         plan = (gap * self.config.rapid_savings.share_of_gap)[:, None] * weights[None, :]
         ctx.events.record(
             providers,
