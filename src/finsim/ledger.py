@@ -187,11 +187,13 @@ class Ledger:
             src, tgt, amt = src[keep], tgt[keep], amt[:, keep]
         if src.size == 0:
             return
-        scatter_add(self.balance, tgt, amt)
-        scatter_add(self.balance, src, -amt)
+        # each account's change, in one pass over payees and payers together
+        accounts, change = sum_by_index(
+            np.concatenate([tgt, src]), np.concatenate([amt, -amt], axis=1)
+        )
+        self.balance[:, accounts] += change
         if knd == 0:  # revenue
-            scatter_add(self.revenue_balance, tgt, amt)
-            scatter_add(self.revenue_balance, src, -amt)
+            self.revenue_balance[:, accounts] += change
         key = (
             ((((booked * self.A + src) * self.A + tgt) * _C + cat) * _N_REC + rec) * _N_KIND
         ) + knd

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import special
 
 _TWO_POW_53 = float(2**53)
+_INV_TWO_POW_53 = 1.0 / _TWO_POW_53
 
 
 def stable_hash(name: str) -> int:
@@ -62,10 +63,16 @@ class Streams:
             bitgen = np.random.PCG64(seq)
             bitgen.advance(int(unique[start]) * n)
             raw = bitgen.random_raw((stop - start) * n)
-            drawn[start:stop] = ((raw >> np.uint64(11)).astype(np.float64) + 0.5).reshape(
-                stop - start, n
-            ) / _TWO_POW_53
-        out = drawn[inverse]
+            raw >>= np.uint64(11)  # in place: these arrays are large
+            block = drawn[start:stop].reshape(-1)
+            block[:] = raw
+            block += 0.5
+            block *= _INV_TWO_POW_53  # exact: a power of two
+        out = (
+            drawn
+            if unique.size == self.R and not self.antithetic and np.array_equal(unique, blocks)
+            else drawn[inverse]
+        )
         if self.antithetic:
             odd = (self.replications % 2) == 1
             out[odd] = 1.0 - out[odd]
@@ -75,7 +82,8 @@ class Streams:
         self, mechanism: str, site: str, *index: int, shape: tuple[int, ...] = ()
     ) -> np.ndarray:
         """Standard normals shaped ``(R, *shape)``, by the inverse CDF of :meth:`uniform`."""
-        return special.ndtri(self.uniform(mechanism, site, *index, shape=shape))
+        u = self.uniform(mechanism, site, *index, shape=shape)
+        return special.ndtri(u, out=u)
 
     def for_mechanism(self, mechanism: str) -> MechanismStreams:
         """The streams a mechanism may draw from, named after it."""

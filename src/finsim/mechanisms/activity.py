@@ -82,8 +82,10 @@ class ActivityConfig(StrictModel):
 
 
 def lognormal_mean_one(z: np.ndarray, sd: float) -> np.ndarray:
-    """exp(sd z - sd^2 / 2): a lognormal factor with mean exactly 1."""
-    return np.exp(sd * z - 0.5 * sd * sd)
+    """exp(sd z - sd^2 / 2): a lognormal factor with mean exactly 1 (computed in ``z``'s place)."""
+    z *= sd
+    z -= 0.5 * sd * sd
+    return np.exp(z, out=z)
 
 
 @register_mechanism
@@ -146,8 +148,11 @@ class Activity(Mechanism):
     def realise(self, ctx: Context) -> None:
         """Draw the month's activity."""
         monthly = self.plan * (self.trend_to_date * self.season[ctx.month - 1] / 12.0)
-        noise: float | np.ndarray = 1.0
         if self.config.monthly_sd > 0:
             z = self.rng.normal("monthly_noise", ctx.t, shape=self.plan.shape)
-            noise = lognormal_mean_one(z, self.config.monthly_sd)
-        ctx.state["activity.realised"] = monthly * self.annual_shock[:, :, None] * noise
+            realised = lognormal_mean_one(z, self.config.monthly_sd)
+            realised *= monthly
+        else:
+            realised = np.broadcast_to(monthly, (ctx.R, *monthly.shape)).copy()
+        realised *= self.annual_shock[:, :, None]
+        ctx.state["activity.realised"] = realised
