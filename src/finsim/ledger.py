@@ -78,19 +78,19 @@ class JournalEntry:
     kind: int
 
 
-_PLANS: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+_PLANS: dict[bytes, tuple[np.ndarray, np.ndarray, bool]] = {}
 
 
-def _plan(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(unique indices, sorting order, group starts or None when all unique), cached: the
-    same index arrays (contracts' payers and payees) are posted every month."""
+def _plan(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(unique indices, the columns' sorting order or their places among the unique ones,
+    whether any repeats), cached: the same index arrays (contracts' payers and payees)
+    are posted every month."""
     key = idx.tobytes()
     plan = _PLANS.get(key)
     if plan is None:
-        order = np.argsort(idx, kind="stable")
-        sorted_idx = idx[order]
-        unique, starts = np.unique(sorted_idx, return_index=True)
-        plan = (sorted_idx, order, None) if unique.size == idx.size else (unique, order, starts)
+        unique, inverse = np.unique(idx, return_inverse=True)
+        repeats = unique.size < idx.size
+        plan = (unique, inverse if repeats else np.argsort(idx, kind="stable"), repeats)
         if len(_PLANS) > 4096:
             _PLANS.clear()
         _PLANS[key] = plan
@@ -98,13 +98,19 @@ def _plan(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
 
 
 def sum_by_index(idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum the columns of ``values`` (R, n) that share an index; return (unique idx, (R, m))."""
+    """Sum the columns of ``values`` (R, n) that share an index; return (unique idx, (R, m)).
+
+    Columns are added strictly in their order (``np.add.at``), never pairwise, so a
+    replication's sums are the same bits whatever the number of rows beside it.
+    """
     if idx.size <= 1:
         return idx, values
-    unique, order, starts = _plan(idx)
-    if starts is None:
-        return unique, values[:, order]
-    return unique, np.add.reduceat(values[:, order], starts, axis=1)
+    unique, where, repeats = _plan(idx)
+    if not repeats:
+        return unique, values[:, where]
+    out = np.zeros((unique.size, values.shape[0]))
+    np.add.at(out, where, values.T)
+    return unique, out.T
 
 
 def scatter_add(dest: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:

@@ -34,6 +34,7 @@ from finsim.engine import ChunkOutput
 from finsim.errors import ResultsError
 from finsim.ledger import CATEGORIES, KINDS, RECURRENCE
 from finsim.positions import SUBSIDY_CATEGORIES
+from finsim.summaries import POSITIONS_MAX_REPLICATIONS, SummaryAccumulator
 
 
 def _encode(keys: pd.DataFrame, n_accounts: int) -> np.ndarray:
@@ -75,6 +76,69 @@ def merge_chunks(
     return reps[order], keys, amounts[order]
 
 
+def position_arrays(
+    base: dict[str, np.ndarray], extras: dict[str, np.ndarray], economy: Economy
+) -> dict[str, np.ndarray]:
+    """Each body's position arrays, ``(R, F, A)``, from its totals and the mechanisms' extras:
+    surplus, underlying surplus, control totals at each level and the sums of each body's
+    system and region before incentives."""
+    arrays = dict(base)  # finsim.positions.account_totals, per replication
+    income, expenditure = arrays["income"], arrays["expenditure"]
+    surplus = income - expenditure
+    arrays["surplus"] = surplus
+    arrays["underlying_surplus"] = (
+        surplus - arrays["nonrecurrent_income"] + arrays["nonrecurrent_expenditure"]
+    )
+    arrays["surplus_before_incentives"] = surplus - arrays["incentive_earned"]
+    raised = extras.get("control_total_raised")
+    arrays["extra_surplus_asked"] = np.zeros_like(surplus) if raised is None else raised
+    # what bodies give up in extra surplus, their region receives towards its total
+    region_receives = np.zeros_like(surplus)
+    if raised is not None:
+        to_region = np.asarray(raised.reshape(-1, surplus.shape[2]) @ economy.membership("region"))
+        is_region = economy.org_type == ORG_TYPES.index("region")
+        region_receives = np.where(is_region, to_region.reshape(surplus.shape), 0.0)
+    arrays["extra_surplus_received"] = region_receives
+    shape = surplus.shape
+    for name in (
+        "control_total",
+        "system_control_total",
+        "region_control_total",
+        "accepted_control_total",
+    ):
+        value = extras.get(name)
+        arrays[name] = np.full(shape, np.nan) if value is None else np.broadcast_to(value, shape)
+    if raised is not None:  # extra surplus asked in the year raises the body's total
+        arrays["control_total"] = arrays["control_total"] + raised
+        # ... and its system's; the regional total it serves stays where it was
+        system_raised = np.asarray(
+            raised.reshape(-1, shape[2]) @ economy.membership("system")
+        ).reshape(shape)
+        arrays["system_control_total"] = arrays["system_control_total"] + system_raised
+    # each body's system and region: their summed position before incentives
+    for level in ("system", "region"):
+        summed = np.asarray(
+            arrays["surplus_before_incentives"].reshape(-1, shape[2]) @ economy.membership(level)
+        ).reshape(shape)
+        parent = economy.system if level == "system" else economy.region
+        own = economy.org_type == ORG_TYPES.index(level)
+        column = np.where(own, np.arange(shape[2]), parent)
+        valid = column >= 0
+        arrays[f"{level}_surplus_before_incentives"] = np.where(
+            valid, summed[:, :, np.maximum(column, 0)], np.nan
+        )
+        totals = arrays[f"{level}_control_total"]
+        arrays[f"{level}_control_total"] = np.where(
+            valid, totals[:, :, np.maximum(column, 0)], np.nan
+        )
+    arrays["net_subsidy"] = (
+        sum(arrays[f"net_{c}"] for c in SUBSIDY_CATEGORIES)
+        - arrays["extra_surplus_asked"]
+        + arrays["extra_surplus_received"]
+    )
+    return arrays
+
+
 class Results:
     """The outcome of :func:`finsim.run`: tables as pandas DataFrames."""
 
@@ -89,8 +153,11 @@ class Results:
         source: str = "",
         prepared: dict[str, Any] | None = None,
         need: Sequence[tuple[str, float, float]] = (),
+        summarised: SummaryAccumulator | None = None,
     ) -> None:
         self._need = list(need)  # (commissioner, weighted population, population)
+        # a run too large to keep every replication's positions arrives summarised
+        self._summarised = summarised
         self.economy = economy
         self.scenario_name = scenario_name
         self.variant = variant
@@ -108,6 +175,7 @@ class Results:
             else {}
         )
         self._events = [c.events for c in chunks]
+        self._events_kept = summarised is None
         self._journals = [c.journal for c in chunks if c.journal is not None]
         self._tables: dict[str, list[pd.DataFrame]] = {}
         for value in (prepared or {}).values():  # run-wide tables, e.g. acceptance decisions
@@ -135,6 +203,27 @@ class Results:
         return int(self.replication_ids.size)
 
     @property
+    def positions_kept(self) -> bool:
+        """Whether every replication's positions were kept (False: only the summary)."""
+        return self._summarised is None
+
+    def _not_kept(self, what: str) -> str:
+        return (
+            f"this run of {self.replications:,} replications kept {what} only as a streaming "
+            "summary (keep_positions=False, the default above "
+            f"{POSITIONS_MAX_REPLICATIONS:,} replications): summary(), subsidies() and "
+            "event_counts() are available; run with keep_positions=True to keep them"
+        )
+
+    @cached_property
+    def _accumulator(self) -> SummaryAccumulator:
+        if self._summarised is not None:
+            return self._summarised
+        accumulator = SummaryAccumulator(self.economy, self.years, self.replications)
+        accumulator.add(self._position_arrays)
+        return accumulator
+
+    @property
     def years(self) -> list[str]:
         return self.economy.calendar.labels
 
@@ -144,61 +233,9 @@ class Results:
 
     @cached_property
     def _position_arrays(self) -> dict[str, np.ndarray]:
-        arrays = dict(self._base)  # finsim.positions.account_totals, per replication
-        income, expenditure = arrays["income"], arrays["expenditure"]
-        surplus = income - expenditure
-        arrays["surplus"] = surplus
-        arrays["underlying_surplus"] = (
-            surplus - arrays["nonrecurrent_income"] + arrays["nonrecurrent_expenditure"]
-        )
-        arrays["surplus_before_incentives"] = surplus - arrays["incentive_earned"]
-        raised = self._extras.get("control_total_raised")
-        arrays["extra_surplus_asked"] = np.zeros_like(surplus) if raised is None else raised
-        # what bodies give up in extra surplus, their region receives towards its total
-        region_receives = np.zeros_like(surplus)
-        if raised is not None:
-            to_region = np.asarray(
-                raised.reshape(-1, surplus.shape[2]) @ self.economy.membership("region")
-            )
-            is_region = self.economy.org_type == ORG_TYPES.index("region")
-            region_receives = np.where(is_region, to_region.reshape(surplus.shape), 0.0)
-        arrays["extra_surplus_received"] = region_receives
-        shape = surplus.shape
-        for name in (
-            "control_total",
-            "system_control_total",
-            "region_control_total",
-            "accepted_control_total",
-        ):
-            value = self._extras.get(name)
-            arrays[name] = (
-                np.full(shape, np.nan) if value is None else np.broadcast_to(value, shape)
-            )
-        if raised is not None:  # extra surplus asked in the year raises the body's total
-            arrays["control_total"] = arrays["control_total"] + raised
-            # ... and its system's; the regional total it serves stays where it was
-            system_raised = np.asarray(
-                raised.reshape(-1, shape[2]) @ self.economy.membership("system")
-            ).reshape(shape)
-            arrays["system_control_total"] = arrays["system_control_total"] + system_raised
-        # each body's system and region: their summed position before incentives
-        for level in ("system", "region"):
-            summed = np.asarray(
-                arrays["surplus_before_incentives"].reshape(-1, shape[2])
-                @ self.economy.membership(level)
-            ).reshape(shape)
-            parent = self.economy.system if level == "system" else self.economy.region
-            own = self.economy.org_type == ORG_TYPES.index(level)
-            column = np.where(own, np.arange(shape[2]), parent)
-            valid = column >= 0
-            arrays[f"{level}_surplus_before_incentives"] = np.where(
-                valid, summed[:, :, np.maximum(column, 0)], np.nan
-            )
-            totals = arrays[f"{level}_control_total"]
-            arrays[f"{level}_control_total"] = np.where(
-                valid, totals[:, :, np.maximum(column, 0)], np.nan
-            )
-        return arrays
+        if self._summarised is not None:
+            raise ResultsError(self._not_kept("positions"))
+        return position_arrays(self._base, self._extras, self.economy)
 
     # -- tables ------------------------------------------------------------------------------
     @cached_property
@@ -286,6 +323,8 @@ class Results:
     @cached_property
     def events(self) -> pd.DataFrame:
         """What happened and when: decisions, disputes, interventions."""
+        if not self._events_kept:
+            raise ResultsError(self._not_kept("events"))
         columns = ["variant", "replication", "fy", "month", "org", "event", "detail", "amount"]
         frames = [e for e in self._events if len(e)]
         if not frames:
@@ -334,7 +373,7 @@ class Results:
         An extra surplus asked of a body stays in its accounts but is given up to the
         regional total, so it counts as given.
         """
-        arrays = self._position_arrays
+        mean = self._accumulator.body_mean
         economy = self.economy
         bodies = np.flatnonzero(
             np.isin(
@@ -356,10 +395,10 @@ class Results:
         )
         total = np.zeros((F, n))
         for category in SUBSIDY_CATEGORIES:
-            mean = arrays[f"net_{category}"][:, :, bodies].mean(axis=0)
-            out[category] = mean.reshape(-1)
-            total += mean
-        asked = arrays["extra_surplus_asked"][:, :, bodies].mean(axis=0)
+            received = mean(f"net_{category}")[:, bodies]
+            out[category] = received.reshape(-1)
+            total += received
+        asked = mean("extra_surplus_asked")[:, bodies]
         out["extra_surplus"] = -asked.reshape(-1)
         out["net_received"] = (total - asked).reshape(-1)
         return out
@@ -394,113 +433,47 @@ class Results:
 
         Columns: ``level``, ``name``, ``fy``, ``surplus_mean``, a ``surplus_pNN`` per quantile,
         ``underlying_mean``, ``income_mean``, ``expenditure_mean``, ``incentive_mean``,
-        ``p_deficit`` (probability of a deficit), ``control_total`` and
-        ``p_met_control_total`` (the surplus before incentives meets it; NaN where none is set).
-        A system's or region's figures are the sums over its members and its own account.
-        """
-        arrays = self._position_arrays
-        economy = self.economy
-        not_external = economy.org_type != ORG_TYPES.index("external")
-        types = np.array(ORG_TYPES, dtype=object)[economy.org_type]
-        frames = []
-        levels: list[tuple[str, np.ndarray, Any]] = [("org", np.flatnonzero(not_external), None)]
-        for level in ("system", "region"):
-            members = economy.membership(level)
-            groups = np.flatnonzero(economy.org_type == ORG_TYPES.index(level))
-            levels.append((level, groups, members))
-        arrays = {
-            **arrays,
-            "net_subsidy": sum(arrays[f"net_{c}"] for c in SUBSIDY_CATEGORIES)
-            - arrays["extra_surplus_asked"]
-            + arrays["extra_surplus_received"],
-        }
-        summable = (
-            "income",
-            "expenditure",
-            "surplus",
-            "underlying_surplus",
-            "incentive_earned",
-            "net_subsidy",
-        )
-        for level, columns, matrix in levels:
-            agg = {}
-            for name in summable:
-                values = arrays[name]
-                if matrix is None:
-                    agg[name] = values[:, :, columns]
-                else:
-                    summed = np.asarray(values.reshape(-1, values.shape[2]) @ matrix)
-                    agg[name] = summed.reshape(*values.shape[:2], -1)[:, :, columns]
-            prefix = "" if matrix is None else f"{level}_"
-            agg["control_total"] = arrays[f"{prefix}control_total"][:, :, columns]
-            agg["before_incentives"] = arrays[f"{prefix}surplus_before_incentives"][:, :, columns]
-            frames.append(self._stats(level, economy.ids, columns, types, agg, quantiles))
-        england = {
-            name: arrays[name][:, :, not_external].sum(axis=2, keepdims=True) for name in summable
-        }
-        england["control_total"] = np.full(england["surplus"].shape, np.nan)
-        england["before_incentives"] = england["surplus"] - england["incentive_earned"]
-        frames.append(
-            self._stats(
-                "england",
-                ("England",),
-                np.array([0]),
-                np.array(["england"], dtype=object),
-                england,
-                quantiles,
-            )
-        )
-        return pd.concat(frames, ignore_index=True)
+        ``net_subsidy_received_mean``, ``p_deficit`` (probability of a deficit),
+        ``control_total`` and ``p_met_control_total`` (the surplus before incentives meets
+        it; NaN where none is set). A system's or region's figures are the sums over its
+        members and its own account.
 
-    def _stats(
-        self,
-        level: str,
-        ids: Sequence[str],
-        columns: np.ndarray,
-        types: np.ndarray,
-        agg: dict[str, np.ndarray],
-        quantiles: Sequence[float],
-    ) -> pd.DataFrame:
-        surplus = agg["surplus"]  # (R, F, n)
-        F, n = surplus.shape[1], surplus.shape[2]
-        out = pd.DataFrame(
-            {
-                "level": level,
-                "name": np.tile(np.array(ids, dtype=object)[columns], F),
-                "org_type": np.tile(types[columns], F),
-                "fy": np.repeat(np.array(self.years, dtype=object), n),
-                "surplus_mean": surplus.mean(axis=0).reshape(-1),
-            }
-        )
+        Means are exact sums over replications (the same whatever the chunk size);
+        quantiles are exact up to 20,000 replications and within 0.1% beyond (see
+        :mod:`finsim.summaries`).
+        """
         for q in quantiles:
-            out[f"surplus_p{round(q * 100):02d}"] = np.quantile(surplus, q, axis=0).reshape(-1)
-        out["underlying_mean"] = agg["underlying_surplus"].mean(axis=0).reshape(-1)
-        out["income_mean"] = agg["income"].mean(axis=0).reshape(-1)
-        out["expenditure_mean"] = agg["expenditure"].mean(axis=0).reshape(-1)
-        out["p_deficit"] = (surplus < -1e-9).mean(axis=0).reshape(-1)
-        out["incentive_mean"] = agg["incentive_earned"].mean(axis=0).reshape(-1)
-        out["net_subsidy_received_mean"] = agg["net_subsidy"].mean(axis=0).reshape(-1)
-        ct = agg["control_total"]
-        has = ~np.isnan(ct)
-        met = (agg["before_incentives"] >= np.where(has, ct, 0.0) - 1e-9) & has
-        count = has.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p_met = np.where(count > 0, met.sum(axis=0) / np.maximum(count, 1), np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):  # a total raised in the year varies
-            out["control_total"] = np.where(
-                count > 0, np.where(has, ct, 0.0).sum(axis=0) / np.maximum(count, 1), np.nan
-            ).reshape(-1)
-        out["p_met_control_total"] = p_met.reshape(-1)
-        return out
+            if not 0.0 <= q <= 1.0:
+                raise ValueError(f"quantiles must be between 0 and 1, got {q!r}")
+        return self._accumulator.frame(quantiles)
+
+    def event_counts(self) -> pd.DataFrame:
+        """How often each event happened, per year, body and kind of event: ``count`` (events)
+        and ``replications`` (replications with at least one). Kept by every run."""
+        if self._events_kept:
+            return count_events(self.events)
+        frames = [e for e in self._events if len(e)]
+        if not frames:
+            return count_events(self.events_frame_empty())
+        summed = pd.concat(frames).groupby(["fy", "org", "event"], sort=True)
+        return summed[["count", "replications"]].sum().reset_index()
+
+    @staticmethod
+    def events_frame_empty() -> pd.DataFrame:
+        columns = ["replication", "fy", "month", "org", "event", "detail", "amount"]
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
     # -- export ------------------------------------------------------------------------------
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every table by name (journal only when kept)."""
-        out = {"positions": self.positions}
+        """Every table by name (positions, flows, events, journal, monthly only when kept)."""
+        out = {"positions": self.positions} if self.positions_kept else {}
         if self._flows_kept:
             out["flows"] = self.flows
-        out["events"] = self.events
+        if self._events_kept:
+            out["events"] = self.events
+        out["event_counts"] = self.event_counts()
         out["summary"] = self.summary()
+        out["subsidies"] = self.subsidies()
         for name in self.table_names:
             out[name] = self.table(name)
         if self.monthly is not None:
@@ -520,6 +493,8 @@ class Results:
             "replications": self.replications,
             "years": self.years,
             "units": "GBP million",
+            "positions_kept": self.positions_kept,
+            "summary": self._accumulator.describe(),
             "finsim_version": __version__,
         }
 
@@ -548,6 +523,12 @@ class Results:
             f"<finsim.Results {self.scenario_name!r} variant={self.variant!r} "
             f"replications={self.replications} years={self.years[0]}..{self.years[-1]}>"
         )
+
+
+def count_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Events counted per (fy, org, event): ``count`` and ``replications`` with one or more."""
+    grouped = events.groupby(["fy", "org", "event"], sort=True)["replication"]
+    return pd.DataFrame({"count": grouped.size(), "replications": grouped.nunique()}).reset_index()
 
 
 def _met(surplus: pd.Series, total: pd.Series) -> pd.Series:

@@ -20,8 +20,9 @@ from tqdm.auto import tqdm
 from finsim.economy import Economy
 from finsim.engine import ChunkOutput, Engine, RunOptions, prepare
 from finsim.errors import ScenarioError
-from finsim.results import Results
+from finsim.results import Results, count_events, position_arrays
 from finsim.scenario.loader import Scenario
+from finsim.summaries import POSITIONS_MAX_REPLICATIONS, SummaryAccumulator
 
 BACKENDS = ("serial", "processes", "dask")
 #: Runs larger than this are checked to fit in memory before they start.
@@ -73,6 +74,7 @@ def run(
     keep_monthly: bool | None = None,
     keep_tables: bool | None = None,
     keep_flows: bool | None = None,
+    keep_positions: bool | None = None,
     antithetic: bool = False,
     variant: str | None = None,
     out: str | Path | None = None,
@@ -92,7 +94,10 @@ def run(
     detail events (start-of-year decisions, each dispute stage) (default: at most 200);
     ``keep_flows`` keeps every flow per replication, ``Results.flows`` (default: at most
     1,000; larger runs keep each body's yearly totals, which is all positions, summaries
-    and stress comparisons need).
+    and stress comparisons need). ``keep_positions`` keeps every replication's positions
+    and events (default: at most 2,000); a larger run folds each chunk into a streaming
+    summary as it finishes and lets it go, so memory does not grow with replications:
+    ``summary()``, ``subsidies()`` and ``event_counts()`` are then what it offers.
     ``antithetic`` pairs replications with mirrored random numbers. ``variant``
     applies a named variant first. ``out``: a folder that receives each finished
     chunk as it completes; ``resume`` finishes a run interrupted in that folder
@@ -118,6 +123,14 @@ def run(
         antithetic=antithetic,
         prepared=prepare(scenario, seed),
     )
+    if keep_positions is None:
+        keep_positions = replications <= POSITIONS_MAX_REPLICATIONS
+    economy = Economy.from_scenario(scenario)
+    summarised = (
+        None
+        if keep_positions
+        else SummaryAccumulator(economy, scenario.calendar.labels, replications)
+    )
     tasks = chunks_of(replications, chunk)
     store = None
     if out is not None:
@@ -136,6 +149,7 @@ def run(
             "keep_monthly": options.keep_monthly,
             "keep_tables": options.keep_tables,
             "keep_flows": options.keep_flows,
+            "keep_positions": keep_positions,
             "finsim_version": _version(),
         }
         store = ChunkStore.open(Path(out), manifest, resume=resume, force=force)
@@ -144,12 +158,15 @@ def run(
     elif resume:
         raise _option("resume", "resuming needs the folder of the interrupted run (out=...)")
     elif replications > MEMORY_CHECK_REPLICATIONS:
-        check_memory(scenario, replications, seed, options)
-    outputs = _execute(scenario, tasks, seed, options, backend, workers, client, store, progress)
+        check_memory(scenario, replications, seed, options, keep_positions)
+    fold = None if summarised is None else _folder(summarised, economy)
+    outputs = _execute(
+        scenario, tasks, seed, options, backend, workers, client, store, progress, fold
+    )
     if store is not None:
-        outputs = store.read_all()
+        outputs = [c if fold is None else fold(c) for c in store.read_each()]
     return Results(
-        Economy.from_scenario(scenario),
+        economy,
         outputs,
         scenario_name=scenario.name,
         variant=scenario.variant,
@@ -157,7 +174,31 @@ def run(
         source=scenario.source,
         prepared=options.prepared,
         need=need_measures(scenario),
+        summarised=summarised,
     )
+
+
+def _folder(summarised: SummaryAccumulator, economy: Economy) -> Any:
+    """Fold a chunk into the summary, and return what is left to keep of it: its
+    replication numbers, its event counts and the tables and month ends asked for."""
+
+    def fold(chunk: ChunkOutput) -> ChunkOutput:
+        summarised.add(position_arrays(chunk.totals, chunk.extras, economy))
+        events = count_events(chunk.events) if len(chunk.events) else chunk.events
+        return ChunkOutput(
+            replications=chunk.replications,
+            flow_keys=chunk.flow_keys.iloc[0:0],
+            flow_amounts=np.empty((chunk.replications.size, 0)),
+            events=events,
+            journal=chunk.journal,
+            extras={k: v for k, v in chunk.extras.items() if v.ndim == 2},
+            tables=chunk.tables,
+            monthly=chunk.monthly,
+            totals={},
+            flows_kept=False,
+        )
+
+    return fold
 
 
 def _version() -> str:
@@ -196,7 +237,13 @@ def _check_options(
     return int(replications), int(seed), int(chunk)
 
 
-def check_memory(scenario: Scenario, replications: int, seed: int, options: RunOptions) -> None:
+def check_memory(
+    scenario: Scenario,
+    replications: int,
+    seed: int,
+    options: RunOptions,
+    keep_positions: bool = True,
+) -> None:
     """Refuse, before starting, a run whose results would not fit in memory.
 
     A one-replication probe measures what a replication keeps; a run needing more than
@@ -205,11 +252,13 @@ def check_memory(scenario: Scenario, replications: int, seed: int, options: RunO
     probe = run_chunk(scenario, np.array([0]), seed, options)
     per_replication = (
         probe.flow_amounts.nbytes
-        + sum(v.nbytes for v in probe.totals.values())
         + (probe.monthly.nbytes if probe.monthly is not None else 0)
         + sum(int(t.memory_usage(deep=True).sum()) for t in probe.tables.values())
-        + int(probe.events.memory_usage(deep=True).sum())
     )
+    if keep_positions:
+        per_replication += sum(v.nbytes for v in probe.totals.values()) + int(
+            probe.events.memory_usage(deep=True).sum()
+        )
     # merging chunks and deriving positions and summaries take several copies of the arrays
     need = per_replication * replications * 4
     available = _physical_memory() // 2
@@ -218,7 +267,8 @@ def check_memory(scenario: Scenario, replications: int, seed: int, options: RunO
             "replications",
             f"{replications:,} replications would need about {need / 1e9:,.1f} GB, more than half "
             f"this machine's memory: run fewer replications (several runs with different seeds "
-            "combine), or keep_monthly=False and keep_tables=False if you asked for them",
+            "combine), or keep_positions=False (a streaming summary), keep_flows=False, "
+            "keep_monthly=False and keep_tables=False if you asked for them",
         )
 
 
@@ -239,8 +289,10 @@ def _execute(
     client: Any,
     store: Any,
     progress: bool | None,
+    fold: Any = None,
 ) -> list[ChunkOutput]:
-    """Run the chunks on a backend; hand each finished chunk to the store as it completes."""
+    """Run the chunks on a backend; hand each finished chunk to the store as it completes
+    (or, with ``fold``, fold it into the streaming summary and keep what is left)."""
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(tasks), unit="chunk", desc="finsim", disable=not show or len(tasks) < 2)
     outputs: list[ChunkOutput] = []
@@ -249,7 +301,7 @@ def _execute(
         if store is not None:
             store.write(chunk)
         else:
-            outputs.append(chunk)
+            outputs.append(chunk if fold is None else fold(chunk))
         bar.update(1)
 
     try:

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +140,12 @@ class ChunkStore:
 
     def read_all(self) -> list[ChunkOutput]:
         """Every written chunk, in replication order."""
-        return [read_chunk(self.chunks / name) for name in sorted(self.done())]
+        return list(self.read_each())
+
+    def read_each(self) -> Iterator[ChunkOutput]:
+        """Every written chunk, one at a time, in replication order."""
+        for name in sorted(self.done()):
+            yield read_chunk(self.chunks / name)
 
 
 def read_chunk(folder: Path) -> ChunkOutput:

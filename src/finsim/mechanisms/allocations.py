@@ -53,6 +53,7 @@ from finsim.mechanisms.pace import (
     distance_from_target,
     solve_common_growth,
 )
+from finsim.numeric import row_sum
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, Money, StrictModel
 from finsim.scenario.params import ByYear, Growth, NonNegativeByYear
@@ -441,7 +442,7 @@ class Allocations(Mechanism):
         if c.recurrence == "non_recurrent":
             baseline[:] = 0.0
         baseline += adjustment[:, s.holders] * s.primary
-        s.total[:] = self._size(ctx, s, year, baseline_total=baseline.sum(axis=1))
+        s.total[:] = self._size(ctx, s, year, baseline_total=row_sum(baseline))
         if c.per_head is not None:
             s.allocation[:] = self._per_head(s, year)
         elif s.holders.size == 1 or c.recurrence == "non_recurrent":
@@ -618,7 +619,7 @@ def at_average_growth(baseline: np.ndarray, total: np.ndarray) -> np.ndarray:
     """Baselines grown by the stream's average growth: where each body would be with equal
     growth. Distance from target *before* pace of change is measured from here, so that a
     year of high growth does not make every body look under target."""
-    base_total = baseline.sum(axis=1, keepdims=True)
+    base_total = row_sum(baseline, keepdims=True)
     with np.errstate(all="ignore"):
         factor = np.where(
             base_total > 0, total[:, None] / np.where(base_total > 0, base_total, 1.0), 1.0

@@ -195,7 +195,12 @@ class Contracts(Mechanism):
     def _value(self, units: np.ndarray, case_mix: np.ndarray) -> np.ndarray:
         """GBP m of units (R or 1, C, P) at this year's prices, mff and case mix (R, C)."""
         price = self.price()
-        return (units @ price) * self.mff * case_mix * PER_MILLION
+        # POD by POD, not ``units @ price``: a matrix product's order of summation can depend
+        # on how many rows it has, and a replication must not depend on its chunk's size
+        value = np.zeros(units.shape[:-1])
+        for pod, unit_price in enumerate(price):
+            value += units[..., pod] * unit_price
+        return value * self.mff * case_mix * PER_MILLION
 
     def price(self) -> np.ndarray:
         return np.asarray(self.state["tariff.price"]) if self.pods else np.zeros(0)

@@ -40,6 +40,7 @@ from pydantic import Field, field_validator
 from finsim.economy import TREASURY, Economy
 from finsim.errors import did_you_mean
 from finsim.mechanisms.base import Context, Mechanism
+from finsim.numeric import row_sum
 from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
 from finsim.scenario.params import ByYear, NonNegativeByYear
@@ -125,18 +126,18 @@ class IncentiveScheme:
                 out.append(("incentive_bonus", amount))
             else:
                 weights = allocation * met
-                total = weights.sum(axis=1, keepdims=True)
+                total = row_sum(weights, keepdims=True)
                 amount = np.where(
                     total > 0, pool[:, None] * weights / np.where(total > 0, total, 1.0), 0.0
                 )
                 out.append(("general_distribution", amount))
-            pool = pool - amount.sum(axis=1)
+            pool = pool - row_sum(amount)
         return out
 
 
 def _capped(wanted: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """Pay what is wanted, scaled down pro rata where the pool is smaller."""
-    total = wanted.sum(axis=1)
+    total = row_sum(wanted)
     scale = np.where(total > pool, pool / np.where(total > 0, total, 1.0), 1.0)
     return wanted * np.maximum(scale, 0.0)[:, None]
 
@@ -242,7 +243,7 @@ class Incentives(Mechanism):
         _, _, before = self._tests(ctx, 1.0)
         beaten = (before[:, b] - totals) * accepted
         met = (beaten >= -1e-9) & accepted
-        unearned = self.config.fund.at(ctx.fy_start_year) - self.paid[:, b].sum(axis=1)
+        unearned = self.config.fund.at(ctx.fy_start_year) - row_sum(self.paid[:, b])
         earned = self.paid[:, b].copy()
         for category, amount in self.scheme.year_end(
             ctx, unearned, self.allocation[ctx.fy, b] * accepted, beaten, met

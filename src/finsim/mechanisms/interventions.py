@@ -38,6 +38,7 @@ from finsim.economy import EXTERNAL, ORG_TYPES
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.mechanisms.control_totals import Delivery
 from finsim.mechanisms.transfers import current_allocation
+from finsim.numeric import row_sum
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, Money, StrictModel
 from finsim.scenario.validate import References
@@ -276,7 +277,7 @@ class Interventions(Mechanism):
             detailed=True,
         )
         expected = self._schedule(bodies, asked, cfg.delivery, ctx, "extra_surplus", months_left)
-        return np.maximum(gap - expected.sum(axis=1), 0.0)
+        return np.maximum(gap - row_sum(expected), 0.0)
 
     def _top_slice(
         self, ctx: Context, region: int, bodies: np.ndarray, gap: np.ndarray, months_left: int
@@ -286,11 +287,11 @@ class Interventions(Mechanism):
             return gap
         allocation = current_allocation(ctx)
         rest = allocation[:, commissioners] * max(months_left, 1) / 12.0
-        room = self.config.top_slice.share * rest.sum(axis=1)
+        room = self.config.top_slice.share * row_sum(rest)
         amount = np.minimum(gap, room)
         weights = np.where(
-            rest.sum(axis=1, keepdims=True) > 0,
-            rest / np.maximum(rest.sum(axis=1, keepdims=True), 1e-300),
+            row_sum(rest, keepdims=True) > 0,
+            rest / np.maximum(row_sum(rest, keepdims=True), 1e-300),
             0.0,
         )
         taken = amount[:, None] * weights
@@ -327,7 +328,7 @@ class Interventions(Mechanism):
         expected = self._schedule(
             providers, plan, self.config.rapid_savings.delivery, ctx, "rapid_savings", months_left
         )
-        return np.maximum(gap - expected.sum(axis=1), 0.0)
+        return np.maximum(gap - row_sum(expected), 0.0)
 
     def _lend(
         self, ctx: Context, bodies: np.ndarray, forecast: np.ndarray, body_total: np.ndarray

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from finsim.numeric import row_sum
+
 _BISECTIONS = 200
 
 
@@ -72,8 +74,8 @@ def solve_common_growth(
     tol = 1e-12 * np.maximum(np.abs(total), 1.0)
     # bodies with no baseline receive nothing whatever their floor or cap
     with np.errstate(invalid="ignore"):
-        at_floors = np.where(baseline > 0, baseline * (1.0 + floor), 0.0).sum(axis=1)
-        at_caps = np.where(baseline > 0, baseline * (1.0 + cap), 0.0).sum(axis=1)
+        at_floors = row_sum(np.where(baseline > 0, baseline * (1.0 + floor), 0.0))
+        at_caps = row_sum(np.where(baseline > 0, baseline * (1.0 + cap), 0.0))
     too_high = at_floors > total + tol
     if too_high.any():
         r = np.flatnonzero(too_high)
@@ -89,7 +91,7 @@ def solve_common_growth(
         )
 
     def excess(g: np.ndarray) -> np.ndarray:
-        return (baseline * (1.0 + growth_at(g, k, gap, bounds))).sum(axis=1) - total
+        return row_sum(baseline * (1.0 + growth_at(g, k, gap, bounds))) - total
 
     lo = np.full(R, -1.0)
     hi = np.full(R, 1.0)
@@ -111,9 +113,9 @@ def solve_common_growth(
     # Exact step: among bodies strictly between floor and cap, growth is linear in g.
     raw = g[:, None] + k * gap
     free = (raw > floor) & (raw < cap) & (baseline > 0)
-    clipped_sum = np.where(free, 0.0, baseline * (1.0 + np.clip(raw, floor, cap))).sum(axis=1)
-    free_base = np.where(free, baseline, 0.0).sum(axis=1)
-    free_rest = np.where(free, baseline * (1.0 + k * gap), 0.0).sum(axis=1)
+    clipped_sum = row_sum(np.where(free, 0.0, baseline * (1.0 + np.clip(raw, floor, cap))))
+    free_base = row_sum(np.where(free, baseline, 0.0))
+    free_rest = row_sum(np.where(free, baseline * (1.0 + k * gap), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         exact = (total - clipped_sum - free_rest) / free_base
     g = np.where(free_base > 0, exact, g)

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from finsim.mechanisms.base import Context, Mechanism
+from finsim.numeric import row_sum
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, StrictModel
 from finsim.scenario.validate import References
@@ -91,7 +92,7 @@ class RiskShare(Mechanism):
         before = ctx.ledger.year_to_date() - received
         for system, members, shares in self.deals:
             variance = before[:, members] - np.nan_to_num(totals[members])
-            pooled = variance.sum(axis=1, keepdims=True)
+            pooled = row_sum(variance, keepdims=True)
             transfer = shares * pooled - variance  # > 0: the member draws from the pool
             ctx.ledger.post(
                 system, members, np.maximum(transfer, 0.0), "risk_share", "non_recurrent"

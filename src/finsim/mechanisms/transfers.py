@@ -33,6 +33,7 @@ from finsim.calendar import parse_fy
 from finsim.economy import ORG_TYPES, Economy
 from finsim.ledger import scatter_add
 from finsim.mechanisms.base import Context, Mechanism
+from finsim.numeric import row_sum
 from finsim.registry import register_mechanism
 from finsim.scenario.models import FYLabel, Id, Money, StrictModel
 from finsim.scenario.validate import References
@@ -105,7 +106,7 @@ def shares(ctx: Context, accounts: np.ndarray, rule: str | dict[str, float]) -> 
         from finsim.mechanisms.allocations import _need_matrix
 
         weights = np.broadcast_to(_need_matrix(ctx, rule)[accounts], (ctx.R, n))
-    total = weights.sum(axis=1, keepdims=True)
+    total = row_sum(weights, keepdims=True)
     return np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / max(n, 1))
 
 
@@ -222,4 +223,4 @@ class Transfers(Mechanism):
         src = np.repeat(sources, targets.size)
         tgt = np.tile(targets, sources.size)
         ctx.ledger.post(src, tgt, amounts.reshape(ctx.R, -1), t.category, t.recurrence, t.kind)
-        ctx.events.record(targets, "transfer", t.id, amount=amounts.sum(axis=1))
+        ctx.events.record(targets, "transfer", t.id, amount=row_sum(amounts))

@@ -1,0 +1,290 @@
+"""Statistics over replications, folded in one chunk at a time.
+
+A run's summary (means, quantiles, probability of a deficit, of meeting a control
+total) is built by a :class:`SummaryAccumulator` that sees each chunk of
+replications once and keeps a fixed amount of memory, however many replications
+there are. The same accumulator serves a run that keeps every replication's
+positions (fed all of them at once) and a run too large to keep them (fed each
+chunk as it finishes), so the two report the same figures.
+
+Two properties hold whatever the chunk size, the order in which chunks finish and
+the backend:
+
+* **Sums are exact.** Each value is held as a whole number of 2^-30 GBP m (about
+  a thousandth of a penny) in two 64-bit integers, and integer addition does not
+  depend on order. Means are these sums divided by the count.
+* **Quantiles are exact** while there are at most :data:`EXACT_QUANTILES`
+  replications: the surplus of every cell is kept (a few hundred bytes per
+  replication). Beyond that they come from a log-binned histogram (the DDSketch
+  idea: bins ``gamma^k`` apart) whose counts add like the sums, and are within
+  :data:`RELATIVE_ACCURACY` of the exact quantile (values smaller than
+  :data:`SMALLEST` GBP m count as zero).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from finsim.economy import ORG_TYPES, Economy
+from finsim.errors import ResultsError
+from finsim.numeric import row_sum
+from finsim.positions import SUBSIDY_CATEGORIES
+
+#: Runs with at most this many replications keep every replication's positions and events
+#: by default; larger ones keep a streaming summary (see :class:`SummaryAccumulator`).
+POSITIONS_MAX_REPLICATIONS = 2000
+#: Up to this many replications, quantiles are computed from every value.
+EXACT_QUANTILES = 20_000
+#: Relative accuracy of quantiles estimated beyond :data:`EXACT_QUANTILES`.
+RELATIVE_ACCURACY = 0.001
+#: Magnitudes (GBP m) below this count as zero in the quantile histogram; above
+#: :data:`LARGEST` they count in the outermost bin.
+SMALLEST = 1e-3
+LARGEST = 1e7
+
+#: Quantities summed over a system's or region's members for the summary.
+SUMMABLE = (
+    "income",
+    "expenditure",
+    "surplus",
+    "underlying_surplus",
+    "incentive_earned",
+    "net_subsidy",
+)
+#: Per-body quantities whose means :meth:`SummaryAccumulator.body_mean` gives.
+BODY_MEANS = (*(f"net_{c}" for c in SUBSIDY_CATEGORIES), "extra_surplus_asked")
+
+_SCALE_BITS = 30  # values are held in units of 2^-30 GBP m
+_LOW_BITS = 20  # ... split as high * 2^20 + low, 0 <= low < 2^20
+_LIMIT = float(2**62)
+
+
+class ExactSum:
+    """A running sum of float arrays over replications, exact and independent of order."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.high = np.zeros(shape, np.int64)
+        self.low = np.zeros(shape, np.int64)
+
+    def add(self, values: np.ndarray) -> None:
+        """Add ``values`` shaped ``(R, *shape)`` (NaN not allowed: mask it to zero first)."""
+        units = np.floor(np.ldexp(values, _SCALE_BITS))  # exact: a power of two
+        if units.size and not np.all(np.abs(units) < _LIMIT):
+            raise ResultsError(
+                "a value too large (or not finite) to summarise: more than 4e9 GBP m in one cell"
+            )
+        high = np.floor(np.ldexp(units, -_LOW_BITS))
+        low = units - np.ldexp(high, _LOW_BITS)  # exact, in [0, 2^20)
+        self.high += high.astype(np.int64).sum(axis=0)
+        self.low += low.astype(np.int64).sum(axis=0)
+
+    def total(self) -> np.ndarray:
+        """The sum as floats (one rounding of an exact whole number of units)."""
+        carry, low = np.divmod(self.low, 2**_LOW_BITS)
+        high = self.high + carry
+        return np.ldexp(high.astype(np.float64), _LOW_BITS - _SCALE_BITS) + np.ldexp(
+            low.astype(np.float64), -_SCALE_BITS
+        )
+
+
+class LogHistogram:
+    """Counts of values in bins ``gamma^k`` apart, per cell: mergeable quantiles.
+
+    Bin ``k`` of the positive side holds ``gamma^(k-1) < x <= gamma^k``, and the
+    negative side mirrors it; one bin holds the values nearer zero than
+    :data:`SMALLEST`. A bin's value is ``2 gamma^k / (gamma + 1)``, within
+    ``RELATIVE_ACCURACY`` of everything in it.
+    """
+
+    def __init__(self, cells: int, accuracy: float = RELATIVE_ACCURACY) -> None:
+        self.gamma = (1 + accuracy) / (1 - accuracy)
+        self._log_gamma = np.log(self.gamma)
+        self.k_min = int(np.floor(np.log(SMALLEST) / self._log_gamma))
+        self.k_max = int(np.ceil(np.log(LARGEST) / self._log_gamma))
+        self.side = self.k_max - self.k_min + 1
+        self.bins = 2 * self.side + 1  # negative side (reversed), zero, positive side
+        self.cells = cells
+        self.counts = np.zeros(cells * self.bins, np.int64)
+
+    def _bin(self, values: np.ndarray) -> np.ndarray:
+        magnitude = np.abs(values)
+        with np.errstate(divide="ignore"):
+            k = np.ceil(np.log(np.maximum(magnitude, SMALLEST)) / self._log_gamma)
+        offset = np.clip(k, self.k_min, self.k_max).astype(np.int64) - self.k_min
+        return np.where(
+            magnitude < SMALLEST,
+            self.side,
+            np.where(values > 0, self.side + 1 + offset, self.side - 1 - offset),
+        )
+
+    def add(self, values: np.ndarray) -> None:
+        """Count ``values`` shaped ``(R, cells)``."""
+        flat = (np.arange(self.cells) * self.bins + self._bin(values)).reshape(-1)
+        where, count = np.unique(flat, return_counts=True)
+        self.counts[where] += count
+
+    def _value(self, bin_: np.ndarray) -> np.ndarray:
+        k = np.abs(bin_ - self.side) - 1 + self.k_min
+        value = 2 * self.gamma**k / (self.gamma + 1)
+        return np.where(bin_ == self.side, 0.0, np.sign(bin_ - self.side) * value)
+
+    def quantile(self, q: float, n: int) -> np.ndarray:
+        """The ``q`` quantile of each cell (the value of rank ``q (n - 1)``, 0-based)."""
+        counts = self.counts.reshape(self.cells, self.bins)
+        rank = int(np.floor(q * (n - 1)))
+        first = np.argmax(np.cumsum(counts, axis=1) > rank, axis=1)
+        return self._value(first)
+
+
+def level_cells(
+    arrays: dict[str, np.ndarray], economy: Economy
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The summary's cells (every body, each system and region as the sum of its members,
+    and England) and each quantity for them, shaped ``(R, F, cells)``."""
+    not_external = economy.org_type != ORG_TYPES.index("external")
+    types = np.array(ORG_TYPES, dtype=object)[economy.org_type]
+    ids = np.array(economy.ids, dtype=object)
+    R, F, _ = arrays["surplus"].shape
+    meta = []
+    parts: dict[str, list[np.ndarray]] = {
+        name: [] for name in (*SUMMABLE, "control_total", "before_incentives")
+    }
+    for level in ("org", "system", "region"):
+        if level == "org":
+            columns, matrix = np.flatnonzero(not_external), None
+        else:
+            columns = np.flatnonzero(economy.org_type == ORG_TYPES.index(level))
+            matrix = economy.membership(level)
+        meta.append(
+            pd.DataFrame({"level": level, "name": ids[columns], "org_type": types[columns]})
+        )
+        for name in SUMMABLE:
+            values = arrays[name]
+            if matrix is not None:
+                values = np.asarray(values.reshape(-1, values.shape[2]) @ matrix).reshape(R, F, -1)
+            parts[name].append(values[:, :, columns])
+        prefix = "" if matrix is None else f"{level}_"
+        parts["control_total"].append(arrays[f"{prefix}control_total"][:, :, columns])
+        parts["before_incentives"].append(
+            arrays[f"{prefix}surplus_before_incentives"][:, :, columns]
+        )
+    meta.append(pd.DataFrame({"level": ["england"], "name": ["England"], "org_type": ["england"]}))
+    for name in SUMMABLE:
+        parts[name].append(row_sum(arrays[name][:, :, not_external], keepdims=True))
+    parts["control_total"].append(np.full((R, F, 1), np.nan))
+    parts["before_incentives"].append(parts["surplus"][-1] - parts["incentive_earned"][-1])
+    cells = {name: np.concatenate(values, axis=2) for name, values in parts.items()}
+    return pd.concat(meta, ignore_index=True), cells
+
+
+class SummaryAccumulator:
+    """Folds chunks of replications into a run's summary in bounded memory.
+
+    ``add`` takes a chunk's position arrays (see :func:`finsim.results.position_arrays`);
+    ``frame`` gives the table of :meth:`finsim.Results.summary`; ``body_mean`` the
+    mean per body and year of the quantities in :data:`BODY_MEANS`.
+    ``replications`` is the size of the whole run, which decides between exact and
+    estimated quantiles before the first chunk arrives.
+    """
+
+    def __init__(self, economy: Economy, years: Sequence[str], replications: int) -> None:
+        self.economy = economy
+        self.years = list(years)
+        self.exact_quantiles = replications <= EXACT_QUANTILES
+        self.n = 0
+        self.meta: pd.DataFrame | None = None
+        self._sums: dict[str, ExactSum] = {}
+        self._counts: dict[str, np.ndarray] = {}
+        self._surplus: list[np.ndarray] = []
+        self._histogram: LogHistogram | None = None
+
+    def add(self, arrays: dict[str, np.ndarray]) -> None:
+        """Fold one chunk's position arrays, ``(R_chunk, F, A)`` each."""
+        meta, cells = level_cells(arrays, self.economy)
+        R, F, N = cells["surplus"].shape
+        if self.meta is None:
+            self.meta = meta
+            for name in (*SUMMABLE, "control_total"):
+                self._sums[name] = ExactSum((F, N))
+            for name in BODY_MEANS:
+                self._sums[name] = ExactSum(arrays[name].shape[1:])
+            for name in ("deficit", "has_total", "met"):
+                self._counts[name] = np.zeros((F, N), np.int64)
+            if not self.exact_quantiles:
+                self._histogram = LogHistogram(F * N)
+        self.n += R
+        for name in SUMMABLE:
+            self._sums[name].add(cells[name])
+        total = cells["control_total"]
+        has = ~np.isnan(total)
+        total = np.where(has, total, 0.0)
+        self._sums["control_total"].add(total)
+        met = has & (cells["before_incentives"] >= total - 1e-9)
+        self._counts["has_total"] += has.sum(axis=0)
+        self._counts["met"] += met.sum(axis=0)
+        self._counts["deficit"] += (cells["surplus"] < -1e-9).sum(axis=0)
+        for name in BODY_MEANS:
+            self._sums[name].add(arrays[name])
+        if self._histogram is None:
+            self._surplus.append(cells["surplus"])
+        else:
+            self._histogram.add(cells["surplus"].reshape(R, F * N))
+
+    def _mean(self, name: str) -> np.ndarray:
+        return self._sums[name].total() / max(self.n, 1)
+
+    def body_mean(self, name: str) -> np.ndarray:
+        """The mean over replications of a per-body quantity, ``(F, A)``."""
+        return self._mean(name)
+
+    def quantile(self, q: float) -> np.ndarray:
+        """The ``q`` quantile of each cell's surplus, ``(F, cells)``."""
+        if self._histogram is not None:
+            F = len(self.years)
+            return self._histogram.quantile(q, self.n).reshape(F, -1)
+        return np.quantile(np.concatenate(self._surplus), q, axis=0)
+
+    def frame(self, quantiles: Sequence[float]) -> pd.DataFrame:
+        """The summary table (see :meth:`finsim.Results.summary`)."""
+        if self.meta is None:
+            raise ResultsError("no replication has been summarised")
+        meta, F = self.meta, len(self.years)
+        N = len(meta)
+        out = pd.DataFrame(
+            {
+                "level": np.tile(meta["level"].to_numpy(), F),
+                "name": np.tile(meta["name"].to_numpy(), F),
+                "org_type": np.tile(meta["org_type"].to_numpy(), F),
+                "fy": np.repeat(np.array(self.years, dtype=object), N),
+                "surplus_mean": self._mean("surplus").reshape(-1),
+            }
+        )
+        for q in quantiles:
+            out[f"surplus_p{round(q * 100):02d}"] = self.quantile(q).reshape(-1)
+        out["underlying_mean"] = self._mean("underlying_surplus").reshape(-1)
+        out["income_mean"] = self._mean("income").reshape(-1)
+        out["expenditure_mean"] = self._mean("expenditure").reshape(-1)
+        out["p_deficit"] = (self._counts["deficit"] / self.n).reshape(-1)
+        out["incentive_mean"] = self._mean("incentive_earned").reshape(-1)
+        out["net_subsidy_received_mean"] = self._mean("net_subsidy").reshape(-1)
+        count = self._counts["has_total"]
+        some = count > 0
+        denominator = np.maximum(count, 1)
+        # a total raised in the year varies by replication: its mean where it is set
+        total = self._sums["control_total"].total() / denominator
+        out["control_total"] = np.where(some, total, np.nan).reshape(-1)
+        met = self._counts["met"] / denominator
+        out["p_met_control_total"] = np.where(some, met, np.nan).reshape(-1)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """How quantiles were computed, for a results folder's metadata."""
+        return {
+            "replications": self.n,
+            "quantiles": "exact" if self.exact_quantiles else "log-binned histogram",
+            "relative_accuracy": None if self.exact_quantiles else RELATIVE_ACCURACY,
+        }
