@@ -78,19 +78,45 @@ class JournalEntry:
     kind: int
 
 
-_PLANS: dict[bytes, tuple[np.ndarray, np.ndarray, bool]] = {}
+#: An index shared by more columns than this is summed on its own, along its columns
+#: (``np.add.accumulate``), rather than in one vector addition per rank.
+_MAX_RANKS = 16
 
 
-def _plan(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(unique indices, the columns' sorting order or their places among the unique ones,
-    whether any repeats), cached: the same index arrays (contracts' payers and payees)
-    are posted every month."""
+@dataclass(frozen=True)
+class _Plan:
+    unique: np.ndarray  # the distinct indices, sorted
+    order: np.ndarray | None  # when none repeats: the columns in index order
+    ranks: list[tuple[np.ndarray, np.ndarray]]  # (places, columns) of 1st, 2nd... repeats
+    heavy: list[tuple[int, np.ndarray]]  # (place, columns) of an index shared by many
+
+
+_PLANS: dict[bytes, _Plan] = {}
+
+
+def _plan(idx: np.ndarray) -> _Plan:
+    """How to sum columns sharing an index, cached: the same index arrays (contracts'
+    payers and payees) are posted every month."""
     key = idx.tobytes()
     plan = _PLANS.get(key)
     if plan is None:
         unique, inverse = np.unique(idx, return_inverse=True)
-        repeats = unique.size < idx.size
-        plan = (unique, inverse if repeats else np.argsort(idx, kind="stable"), repeats)
+        order = np.argsort(inverse, kind="stable")
+        sorted_places = inverse[order]
+        starts = np.flatnonzero(np.r_[True, sorted_places[1:] != sorted_places[:-1]])
+        rank = np.empty(idx.size, np.int64)
+        rank[order] = np.arange(idx.size) - np.repeat(starts, np.diff(np.r_[starts, idx.size]))
+        counts = np.bincount(inverse, minlength=unique.size)
+        light = counts[inverse] <= _MAX_RANKS
+        ranks = []
+        for r in range(int(rank[light].max(initial=-1)) + 1):
+            columns = np.flatnonzero(light & (rank == r))
+            ranks.append((inverse[columns], columns))
+        heavy = [
+            (int(place), np.flatnonzero(inverse == place))
+            for place in np.flatnonzero(counts > _MAX_RANKS)
+        ]
+        plan = _Plan(unique, order if unique.size == idx.size else None, ranks, heavy)
         if len(_PLANS) > 4096:
             _PLANS.clear()
         _PLANS[key] = plan
@@ -100,17 +126,20 @@ def _plan(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
 def sum_by_index(idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum the columns of ``values`` (R, n) that share an index; return (unique idx, (R, m)).
 
-    Columns are added strictly in their order (``np.add.at``), never pairwise, so a
+    Columns sharing an index are added strictly in their order, never pairwise, so a
     replication's sums are the same bits whatever the number of rows beside it.
     """
     if idx.size <= 1:
         return idx, values
-    unique, where, repeats = _plan(idx)
-    if not repeats:
-        return unique, values[:, where]
-    out = np.zeros((unique.size, values.shape[0]))
-    np.add.at(out, where, values.T)
-    return unique, out.T
+    plan = _plan(idx)
+    if plan.order is not None:  # nothing to add up
+        return plan.unique, values[:, plan.order]
+    out = np.zeros((values.shape[0], plan.unique.size))
+    for places, columns in plan.ranks:  # one vector addition per rank: first, second...
+        out[:, places] += values[:, columns]
+    for place, columns in plan.heavy:  # left to right along its columns
+        out[:, place] = np.add.accumulate(values[:, columns], axis=1)[:, -1]
+    return plan.unique, out
 
 
 def scatter_add(dest: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
