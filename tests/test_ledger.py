@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from finsim.calendar import Calendar
-from finsim.ledger import ConservationError, Ledger, scatter_add
+from finsim.ledger import ConservationError, Ledger, scatter_add, sum_by_index
 
 
 def make_ledger(R: int = 3, A: int = 5, keep_journal: bool = False) -> Ledger:
@@ -28,6 +28,25 @@ def test_scatter_add_sums_repeated_indices(idx, seed):
     expected = np.zeros((2, 7))
     np.add.at(expected, (slice(None), idx), values)
     assert np.allclose(dest, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    idx=hnp.arrays(np.int64, st.integers(1, 80), elements=st.integers(0, 5)),
+    rows=st.integers(1, 9),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sums_by_index_are_the_same_bits_whatever_rows_share_the_array(idx, rows, seed):
+    """Each row sums exactly as it would alone and as np.add.at does (in column order),
+    whether an index repeats a little or a lot (more than the per-rank limit)."""
+    values = np.random.default_rng(seed).normal(scale=1e3, size=(rows, idx.size))
+    unique, sums = sum_by_index(idx, values)
+    for r in range(rows):
+        alone = sum_by_index(idx, values[r : r + 1])[1]
+        assert np.array_equal(alone[0], sums[r])
+    expected = np.zeros((unique.size, rows))
+    np.add.at(expected, np.searchsorted(unique, idx), values.T)
+    assert np.array_equal(sums, expected.T)
 
 
 def test_posting_moves_money_between_two_accounts():
