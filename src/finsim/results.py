@@ -464,6 +464,17 @@ class Results:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
     # -- export ------------------------------------------------------------------------------
+    @property
+    def kept_tables(self) -> list[str]:
+        """The names of the tables :meth:`tables` gives, without building them."""
+        names = ["positions"] if self.positions_kept else []
+        names += ["flows"] if self._flows_kept else []
+        names += ["events"] if self._events_kept else []
+        names += ["event_counts", "summary", "subsidies", *self.table_names]
+        names += ["monthly"] if self._monthly is not None else []
+        names += ["journal"] if self._journals else []
+        return names
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by name (positions, flows, events, journal, monthly only when kept)."""
         out = {"positions": self.positions} if self.positions_kept else {}
@@ -517,6 +528,18 @@ class Results:
         atomic_write(meta, lambda tmp: tmp.write_text(json.dumps(self.metadata(), indent=2)))
         written.append(meta)
         return written
+
+    def to_excel(self, path: str | Path, *, tables: Sequence[str] | None = None) -> Path:
+        """Write the tables to one Excel workbook (needs the 'excel' extra), with a README
+        sheet, GBP m number formats and frozen headers; see :func:`finsim.export.to_excel`."""
+        from finsim.export import to_excel
+
+        return to_excel(self, path, tables=tables)
+
+    def _repr_html_(self) -> str:
+        from finsim.export import results_html
+
+        return results_html(self)
 
     def __repr__(self) -> str:
         return (

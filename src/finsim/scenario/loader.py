@@ -208,6 +208,11 @@ class Scenario:
         # Models are built at run time from the registry, so pickle the data, not the model.
         return (Scenario, (self._base, self._base_lines, self._source, self.variant))
 
+    def _repr_html_(self) -> str:
+        from finsim.export import scenario_html
+
+        return scenario_html(self)
+
     def __repr__(self) -> str:
         variant = "" if self.variant == BASELINE else f", variant={self.variant!r}"
         return f"Scenario({self.name!r}{variant}, source={self._source!r})"

@@ -1,0 +1,473 @@
+"""Results for people who work in spreadsheets and notebooks: a workbook and HTML summaries.
+
+:func:`to_excel` writes every table of a run (``Results.tables()``) to one Excel
+workbook, one sheet per table, after a ``README`` sheet that says what was run
+(scenario, source file, variant, seed, replications, finsim version), the units
+and what each sheet holds. :func:`results_html` and :func:`scenario_html` are the
+short summaries a Jupyter notebook shows for a Results or a Scenario.
+
+Number formats, as a finance analyst reading NHS accounts expects:
+
+* money (GBP million): ``#,##0.0_);[Red](#,##0.0);0.0_)``, one decimal place,
+  thousands separated, negatives red and in brackets; the cell holds the full value;
+* probabilities and rates (``p_deficit``, allocation ``growth``...): ``0.0%``;
+* indices and factors (``case_mix``, ``need_index``...): ``0.000``.
+
+A column is money when its name says so: a name in :data:`MONEY_COLUMNS`, one
+with the word income, expenditure, surplus, control_total, incentive, subsidy or
+gain in it, or a summary statistic (``*_mean``, ``*_pNN``). Other numbers
+(replication, month, score) keep Excel's General format.
+
+An Excel sheet holds 1,048,576 rows. A table longer than that is refused with a
+:class:`~finsim.errors.ResultsError` rather than cut across numbered sheets, which
+no pivot table or filter could use whole: leave it out with ``tables=`` or write it
+with ``Results.to_parquet``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from finsim.errors import ResultsError
+from finsim.registry import mechanisms
+from finsim.results import atomic_write
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    from finsim.results import Results
+    from finsim.scenario.loader import Scenario
+
+#: Rows an Excel sheet holds, the header included.
+EXCEL_MAX_ROWS = 1_048_576
+#: Characters an Excel sheet name may have.
+SHEET_NAME_LENGTH = 31
+README = "README"
+UNITS = "money in GBP million; tariff prices in GBP per unit"
+
+MONEY_FORMAT = "#,##0.0_);[Red](#,##0.0);0.0_)"
+PERCENT_FORMAT = "0.0%"
+INDEX_FORMAT = "0.000"
+
+#: Money columns whose names do not say "income", "surplus"... (see the module docstring).
+MONEY_COLUMNS = frozenset(
+    (
+        "after allocation amount at_stake baseline cost delivered disputed_to_date due earned "
+        "forecast gap improvement net_received on_account over_plan_to_date plan_value "
+        "planned rapid_savings reallocation reconciliation recurrent redistributed risk_share "
+        "savings settlement shortfall system_allocation target top_slice transfer value "
+        "variance withheld"
+    ).split()
+)
+_MONEY_NAME = re.compile(
+    r"(^|_)(income|expenditure|surplus|control_total|incentive|subsidy|gain)(_|$)|_mean$|_p\d\d$"
+)
+#: Shares and rates: shown as percentages (as are columns named ``p_*``).
+PERCENT_COLUMNS = frozenset(
+    {"achievement", "distance_after", "distance_before", "growth", "provider_share"}
+)
+#: Indices and factors around 1.
+INDEX_COLUMNS = frozenset({"case_mix", "need_index", "need_per_head"})
+
+#: What each table holds, for the README sheet.
+DESCRIPTIONS = {
+    "positions": "One row per replication, year and organisation: income, expenditure, surplus "
+    "and underlying surplus, control totals (own, system, region) and whether each was met.",
+    "flows": "Money moved between accounts, per replication and year, by category, "
+    "recurrence and kind (revenue or capital).",
+    "events": "What happened and when: decisions, disputes, interventions; amount in GBP m "
+    "where the event concerns money.",
+    "event_counts": "How often each event happened, per year, body and kind of event: events "
+    "and replications with at least one.",
+    "summary": "Per organisation, system, region and England, and year: mean surplus, its "
+    "quantiles across replications, probability of a deficit and of meeting the control total.",
+    "subsidies": "Who subsidises whom: per body and year, mean net money received (+) or "
+    "given (-) through top slices, risk shares, re-allocations and extra surpluses.",
+    "monthly": "Each body's year-to-date revenue surplus at every month end.",
+    "journal": "Every posting of the ledger, per replication (kept in small runs only).",
+    "allocations": "Commissioners' allocations per stream and year: baseline, target, "
+    "allocation, growth and distance from target before and after.",
+    "places": "Allocations to places within systems, with their need index.",
+    "contracts": "Each contract's year: plan value, money due, paid on account, withheld and "
+    "the year-end reconciliation.",
+    "cquin": "CQUIN: money at stake, achievement and money earned per contract.",
+    "disputes": "Contract challenges: activity over plan, money disputed and at stake.",
+    "disputes_settled": "How disputes ended: money withheld, the provider's share and the "
+    "settlement.",
+    "risk_share": "System risk shares: each member's variance, its share after pooling and the "
+    "transfer.",
+    "control_totals": "Control totals set for each body and year.",
+    "acceptance": "Control total offers: expected surplus, the improvement asked, expected "
+    "gain and whether the body accepted.",
+    "incentives": "Incentive funds: allocation, whether the control total was accepted, money "
+    "earned and redistributed.",
+    "interventions": "Regional interventions: forecast, gap to the regional control total and "
+    "what each step (extra surplus, top slice, rapid savings) closed.",
+    "savings": "Savings programmes: planned, delivered, recurrent and shortfall.",
+    "capital": "Capital bids: amount, score and whether funded.",
+}
+
+#: At most this many system, region and England rows in a notebook's summary of a run.
+HTML_ROWS = 12
+
+
+# -- Excel ---------------------------------------------------------------------------------
+#: The journal goes in a workbook by default only up to this many postings.
+JOURNAL_DEFAULT_ROWS = 50_000
+
+
+def to_excel(results: Results, path: str | Path, *, tables: Sequence[str] | None = None) -> Path:
+    """Write a run's tables to one Excel workbook at ``path`` (``.xlsx``); return the path.
+
+    ``tables`` names the tables to write, in order (default: every table of
+    ``results.tables()``, the journal only up to :data:`JOURNAL_DEFAULT_ROWS` postings:
+    openpyxl writes some 20,000 cells a second, so name it to have a longer one). The workbook is written beside ``path`` and renamed into
+    place, so an existing file is replaced whole or, if anything fails, left as it was.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        raise ResultsError(f"{path}: an Excel workbook's name should end in .xlsx")
+    _require_openpyxl()
+    available = results.tables()
+    if tables is None:
+        chosen = {
+            name: frame
+            for name, frame in available.items()
+            if name != "journal" or len(frame) <= JOURNAL_DEFAULT_ROWS
+        }
+    else:
+        unknown = [name for name in tables if name not in available]
+        if unknown:
+            raise ResultsError(
+                f"no table {unknown[0]!r} in this run; it has: {', '.join(available)}"
+            )
+        chosen = {name: available[name] for name in tables}
+    for name, frame in chosen.items():
+        if len(frame) + 1 > EXCEL_MAX_ROWS:  # the header takes a row
+            raise ResultsError(
+                f"table {name!r} has {len(frame):,} rows but an Excel sheet holds "
+                f"{EXCEL_MAX_ROWS - 1:,} below its header: leave it out with "
+                f"to_excel(..., tables=[...]) or write it with to_parquet"
+            )
+    sheets = sheet_names([README, *chosen])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: _write_workbook(tmp, results, chosen, sheets))
+    return path
+
+
+def _require_openpyxl() -> None:
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "Excel export needs the 'excel' extra: pip install 'finsim[excel]'"
+        ) from None
+
+
+def sheet_names(names: Iterable[str]) -> dict[str, str]:
+    """A sheet name for each table name: at most 31 characters, none of ``[]:*?/\\``, and
+    unique regardless of case (Excel's rules); a clash gets a ``~2``, ``~3``... suffix."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        base = re.sub(r"[\[\]:*?/\\]", "_", name).strip("'") or "table"
+        sheet, n = base[:SHEET_NAME_LENGTH], 1
+        while sheet.casefold() in taken:
+            n += 1
+            suffix = f"~{n}"
+            sheet = base[: SHEET_NAME_LENGTH - len(suffix)] + suffix
+        taken.add(sheet.casefold())
+        out[name] = sheet
+    return out
+
+
+def number_format(column: str, values: pd.Series) -> str | None:
+    """The Excel number format for a column: money, percentage, index, or None (General)."""
+    if not _is_number(values):
+        return None
+    if column.startswith("p_") or column in PERCENT_COLUMNS:
+        return PERCENT_FORMAT
+    if column in INDEX_COLUMNS:
+        return INDEX_FORMAT
+    if column in MONEY_COLUMNS or _MONEY_NAME.search(column):
+        return MONEY_FORMAT
+    return None
+
+
+def _is_number(values: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return False
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return True
+    # an object column of numbers and gaps, e.g. an event's amount
+    return pd.api.types.infer_dtype(values, skipna=True) in {
+        "floating",
+        "integer",
+        "mixed-integer-float",
+    }
+
+
+def _write_workbook(
+    tmp: Path, results: Results, tables: Mapping[str, pd.DataFrame], sheets: Mapping[str, str]
+) -> None:
+    # pandas picks the writer by the file's extension, and the temporary file has none
+    with open(tmp, "wb") as handle, pd.ExcelWriter(handle, engine="openpyxl") as writer:
+        book = writer.book
+        _write_readme(book.create_sheet(sheets[README]), results, tables, sheets)
+        for name, frame in tables.items():
+            frame.to_excel(writer, sheet_name=sheets[name], index=False)
+            _format_sheet(writer.sheets[sheets[name]], frame)
+        book.properties.title = results.scenario_name
+        book.properties.creator = f"finsim {results.metadata()['finsim_version']}"
+
+
+def _write_readme(
+    ws: Worksheet,
+    results: Results,
+    tables: Mapping[str, pd.DataFrame],
+    sheets: Mapping[str, str],
+) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    meta = results.metadata()
+    years = meta["years"]
+    about: list[tuple[str, Any]] = [
+        ("Scenario", meta["scenario"]),
+        ("Source file", meta["source"] or "(not from a file)"),
+        ("Variant", meta["variant"]),
+        ("Seed", meta["seed"]),
+        ("Replications", meta["replications"]),
+        ("Financial years", f"{years[0]} to {years[-1]}" if years else ""),
+        ("finsim version", meta["finsim_version"]),
+        ("Units", UNITS),
+        (
+            "Number formats",
+            "money #,##0.0 with negatives red in brackets (each cell holds the full value); "
+            "probabilities and rates as percentages",
+        ),
+        ("Summary quantiles", _quantiles(meta.get("summary"))),
+        ("Created", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+    ]
+    _text(ws, 1, 1, "finsim results").font = Font(bold=True, size=14)
+    row = 2
+    for label, value in about:
+        _text(ws, row, 1, label).font = Font(bold=True)
+        _text(ws, row, 2, value)
+        row += 1
+    row += 1
+    for col, heading in enumerate(("Sheet", "What it holds", "Rows"), start=1):
+        _text(ws, row, col, heading).font = Font(bold=True)
+    _text(ws, row + 1, 1, sheets[README])
+    _text(ws, row + 1, 2, "This sheet: what was run and what each sheet holds.")
+    row += 2
+    for name, frame in tables.items():
+        what = DESCRIPTIONS.get(name, f"A table recorded by a mechanism: res.table({name!r}).")
+        if sheets[name] != name:
+            what = f"Table {name!r}. {what}"
+        _text(ws, row, 1, sheets[name])
+        _text(ws, row, 2, what).alignment = Alignment(wrap_text=True, vertical="top")
+        _text(ws, row, 3, len(frame)).number_format = "#,##0"
+        row += 1
+    ws.column_dimensions["A"].width = 18
+    ws.column_dimensions["B"].width = 90
+    ws.column_dimensions["C"].width = 12
+
+
+def _quantiles(described: Any) -> str:
+    """How the summary's quantiles were computed, from ``metadata()["summary"]``."""
+    if not isinstance(described, dict):
+        return "exact"
+    accuracy = described.get("relative_accuracy")
+    if described.get("quantiles") == "exact" or accuracy is None:
+        return "exact"
+    return f"estimated, within {accuracy:.1%} of the exact value"
+
+
+def _text(ws: Worksheet, row: int, col: int, value: Any) -> Any:
+    """Put ``value`` in a cell; text stays text even if it starts with '=' (a scenario name is
+    the user's, and must never become a formula)."""
+    cell = ws.cell(row=row, column=col, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
+def _format_sheet(ws: Worksheet, frame: pd.DataFrame) -> None:
+    """Bold, frozen, filterable header; number formats; column widths; text kept as text."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    ws.freeze_panes = "A2"
+    bold = Font(bold=True)
+    for cell in ws[1]:
+        cell.font = bold
+    if len(frame.columns):
+        ws.auto_filter.ref = ws.dimensions
+    last = len(frame) + 1
+    for j, column in enumerate(frame.columns, start=1):
+        values = frame[column]
+        fmt = number_format(str(column), values)
+        if fmt is not None and last > 1:
+            for (cell,) in ws.iter_rows(min_row=2, max_row=last, min_col=j, max_col=j):
+                cell.number_format = fmt
+        if _has_formula_text(values):
+            for (cell,) in ws.iter_rows(min_row=2, max_row=last, min_col=j, max_col=j):
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
+        ws.column_dimensions[get_column_letter(j)].width = _width(str(column), values, fmt)
+
+
+def _has_formula_text(values: pd.Series) -> bool:
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return False
+    return bool(values.map(lambda v: isinstance(v, str) and v.startswith("=")).any())
+
+
+def _width(column: str, values: pd.Series, fmt: str | None) -> float:
+    """A column width (in characters) that shows the header and typical values whole."""
+    widest = len(column)
+    present = values.dropna()
+    if len(present):
+        if fmt == MONEY_FORMAT:
+            largest = float(np.nanmax(np.abs(present.to_numpy(dtype=float))))
+            widest = max(widest, len(f"({largest:,.1f})"))
+        elif fmt in (PERCENT_FORMAT, INDEX_FORMAT):
+            widest = max(widest, 7)
+        else:
+            widest = max(widest, int(present.iloc[:1000].astype(str).str.len().max()))
+    return float(min(widest + 3, 60))
+
+
+# -- HTML ----------------------------------------------------------------------------------
+def results_html(results: Results) -> str:
+    """A compact HTML summary of a run for a notebook: what was run and kept, and the last
+    year's surplus of England, each region and each system."""
+    tables = results.kept_tables
+    years = results.years
+    rows = [
+        ("Variant", results.variant),
+        ("Seed", str(results.seed)),
+        ("Replications", f"{results.replications:,}"),
+        ("Years", f"{years[0]} to {years[-1]}" if years else "(none)"),
+        ("Tables", ", ".join(tables)),
+    ]
+    if results.source:
+        rows.insert(0, ("Source", results.source))
+    parts = [
+        '<div class="finsim-results">',
+        f"<strong>finsim results: {_e(results.scenario_name)}</strong>",
+        _key_values(rows),
+    ]
+    if years and "summary" in tables:
+        parts.append(_summary_table(results, results.summary(), years[-1]))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _summary_table(results: Results, summary: pd.DataFrame, year: str) -> str:
+    order = {"england": 0, "region": 1, "system": 2}
+    rows = summary[(summary["fy"] == year) & summary["level"].isin(list(order))]
+    rows = rows.sort_values("level", key=lambda s: s.map(order), kind="stable")
+    names = dict(zip(results.economy.ids, results.economy.names, strict=True))
+    head = ["Level", "Name", "Mean surplus", "5% to 95%", "P(deficit)", "P(met control total)"]
+    lines = [
+        f"<table><caption>{_e(year)}, GBP m, across replications</caption>",
+        "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>",
+    ]
+    for _, row in rows.iloc[:HTML_ROWS].iterrows():
+        ident = str(row["name"])
+        interval = (
+            f"{_money(row['surplus_p05'])} to {_money(row['surplus_p95'])}"
+            if "surplus_p05" in row and "surplus_p95" in row
+            else "&ndash;"
+        )
+        cells = [
+            _e(str(row["level"])),
+            f'<span title="{_e(ident)}">{_e(names.get(ident, ident))}</span>',
+            _money(row["surplus_mean"]),
+            interval,
+            _percent(row["p_deficit"]),
+            _percent(row["p_met_control_total"]),
+        ]
+        lines.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    lines.append("</table>")
+    if len(rows) > HTML_ROWS:
+        lines.append(f"<small>{len(rows) - HTML_ROWS:,} more rows: res.summary()</small>")
+    return "\n".join(lines)
+
+
+def scenario_html(scenario: Scenario) -> str:
+    """A compact HTML summary of a scenario for a notebook: its years, organisations,
+    contracts, the mechanisms switched on and its variants."""
+    model: Any = scenario.model
+    orgs = model.organisations
+    labels = scenario.calendar.labels
+    description = scenario.description
+    if len(description) > 300:
+        description = description[:297] + "..."
+    on = [section for section in mechanisms() if getattr(model, section, None) is not None]
+    counts = ", ".join(
+        f"{len(group)} {kind if len(group) == 1 else kind + 's'}"
+        for kind, group in (
+            ("region", orgs.regions),
+            ("system", orgs.systems),
+            ("commissioner", orgs.commissioners),
+            ("provider", orgs.providers),
+        )
+    )
+    rows = [
+        ("Source", scenario.source),
+        ("Years", f"{labels[0]} to {labels[-1]} ({len(labels)})"),
+        ("Organisations", counts),
+        ("Regions", _names(orgs.regions)),
+        ("Systems", _names(orgs.systems)),
+        ("Contracts", str(len(getattr(model, "contracts", None) or ()))),
+        ("Mechanisms", ", ".join(on) or "(none)"),
+        ("Variants", ", ".join(scenario.variants) or "(none)"),
+    ]
+    if scenario.variant != "baseline":
+        rows.insert(1, ("Variant applied", scenario.variant))
+    parts = [
+        '<div class="finsim-scenario">',
+        f"<strong>finsim scenario: {_e(scenario.name)}</strong>",
+    ]
+    if description:
+        parts.append(f"<p>{_e(description)}</p>")
+    parts += [_key_values(rows), "</div>"]
+    return "\n".join(parts)
+
+
+def _names(orgs: Sequence[Any], limit: int = 8) -> str:
+    """Organisations' names (or ids), the first ``limit`` of them."""
+    shown = [org.name or org.id for org in orgs[:limit]]
+    more = f" and {len(orgs) - limit} more" if len(orgs) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _key_values(rows: Sequence[tuple[str, str]]) -> str:
+    """A two-column table of labels and (escaped) values."""
+    left = ' style="text-align:left"'
+    body = "".join(
+        f"<tr><th{left}>{_e(label)}</th><td{left}>{_e(value)}</td></tr>" for label, value in rows
+    )
+    return f"<table>{body}</table>"
+
+
+def _e(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _money(value: Any) -> str:
+    return "&ndash;" if pd.isna(value) else f"{float(value):,.1f}"
+
+
+def _percent(value: Any) -> str:
+    return "&ndash;" if pd.isna(value) else f"{float(value):.0%}"
