@@ -163,3 +163,41 @@ def test_a_streamed_run_resumes_to_the_same_summary(tmp_path, monkeypatch):
         sc, replications=24, seed=6, chunk_size=4, out=tmp_path / "run", resume=True
     )
     pd.testing.assert_frame_equal(whole.summary(), resumed.summary(), check_exact=True)
+
+
+def test_a_large_run_on_a_dask_cluster_holds_bounded_memory_on_the_client(monkeypatch):
+    """The client folds each chunk as it arrives: ten times the replications leave the
+    summary's memory unchanged (quantiles from the histogram), and the figures equal a
+    serial run's to the last bit."""
+    from distributed import Client, LocalCluster
+
+    monkeypatch.setattr(summaries, "EXACT_QUANTILES", 100)
+    sc = finsim.load_scenario(TWO)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        small = _streamed(
+            sc, replications=300, seed=8, chunk_size=50, backend="dask", client=client
+        )
+        large = _streamed(
+            sc, replications=3000, seed=8, chunk_size=50, backend="dask", client=client
+        )
+    assert large._accumulator.nbytes == small._accumulator.nbytes
+    assert large.replications == 3000
+    assert sorted(large.replication_ids) == list(range(3000))
+    serial = _streamed(sc, replications=3000, seed=8, chunk_size=1000)
+    pd.testing.assert_frame_equal(large.summary(), serial.summary(), check_exact=True)
+    pd.testing.assert_frame_equal(large.event_counts(), serial.event_counts())
+
+
+def test_the_processes_backend_keeps_only_a_few_chunks_in_flight(monkeypatch):
+    """Chunks are handed out a few per worker at a time, and every one comes back once."""
+    sc = finsim.load_scenario(TWO)
+    res = _streamed(sc, replications=60, seed=8, chunk_size=3, backend="processes", workers=2)
+    assert sorted(res.replication_ids) == list(range(60))
+    pd.testing.assert_frame_equal(
+        res.summary(), _streamed(sc, replications=60, seed=8).summary(), check_exact=True
+    )

@@ -34,7 +34,7 @@ from finsim.engine import ChunkOutput
 from finsim.errors import ResultsError
 from finsim.ledger import CATEGORIES, KINDS, RECURRENCE
 from finsim.positions import SUBSIDY_CATEGORIES
-from finsim.summaries import POSITIONS_MAX_REPLICATIONS, SummaryAccumulator
+from finsim.summaries import POSITIONS_MAX_REPLICATIONS, EventCounter, SummaryAccumulator
 
 
 def _encode(keys: pd.DataFrame, n_accounts: int) -> np.ndarray:
@@ -450,18 +450,9 @@ class Results:
     def event_counts(self) -> pd.DataFrame:
         """How often each event happened, per year, body and kind of event: ``count`` (events)
         and ``replications`` (replications with at least one). Kept by every run."""
-        if self._events_kept:
-            return count_events(self.events)
-        frames = [e for e in self._events if len(e)]
-        if not frames:
-            return count_events(self.events_frame_empty())
-        summed = pd.concat(frames).groupby(["fy", "org", "event"], sort=True)
-        return summed[["count", "replications"]].sum().reset_index()
-
-    @staticmethod
-    def events_frame_empty() -> pd.DataFrame:
-        columns = ["replication", "fy", "month", "org", "event", "detail", "amount"]
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        if self._summarised is not None:
+            return self._summarised.event_counts()
+        return count_events(self.events)
 
     # -- export ------------------------------------------------------------------------------
     @property
@@ -550,8 +541,9 @@ class Results:
 
 def count_events(events: pd.DataFrame) -> pd.DataFrame:
     """Events counted per (fy, org, event): ``count`` and ``replications`` with one or more."""
-    grouped = events.groupby(["fy", "org", "event"], sort=True)["replication"]
-    return pd.DataFrame({"count": grouped.size(), "replications": grouped.nunique()}).reset_index()
+    counter = EventCounter()
+    counter.add(events)
+    return counter.frame()
 
 
 def _met(surplus: pd.Series, total: pd.Series) -> pd.Series:

@@ -7,10 +7,11 @@ result whatever the chunk size, the number of workers or the backend.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 from finsim.economy import Economy
 from finsim.engine import ChunkOutput, Engine, RunOptions, prepare
 from finsim.errors import ScenarioError
-from finsim.results import Results, count_events, position_arrays
+from finsim.results import Results, position_arrays
 from finsim.scenario.loader import Scenario
 from finsim.summaries import POSITIONS_MAX_REPLICATIONS, SummaryAccumulator
 
@@ -36,6 +37,8 @@ TABLES_MAX_REPLICATIONS = 200
 #: Runs with at most this many replications keep every flow (larger: each body's totals).
 FLOWS_MAX_REPLICATIONS = 1000
 DEFAULT_CHUNK = 256
+#: Chunks handed to each worker ahead of time (the rest wait their turn in the parent).
+IN_FLIGHT_PER_WORKER = 2
 
 
 class UsageError(ScenarioError):
@@ -179,17 +182,17 @@ def run(
 
 
 def _folder(summarised: SummaryAccumulator, economy: Economy) -> Any:
-    """Fold a chunk into the summary, and return what is left to keep of it: its
-    replication numbers, its event counts and the tables and month ends asked for."""
+    """Fold a chunk into the summary (positions and event counts), and return what is left
+    to keep of it: its replication numbers and the tables and month ends asked for."""
 
     def fold(chunk: ChunkOutput) -> ChunkOutput:
         summarised.add(position_arrays(chunk.totals, chunk.extras, economy))
-        events = count_events(chunk.events) if len(chunk.events) else chunk.events
+        summarised.add_events(chunk.events)
         return ChunkOutput(
             replications=chunk.replications,
             flow_keys=chunk.flow_keys.iloc[0:0],
             flow_amounts=np.empty((chunk.replications.size, 0)),
-            events=events,
+            events=chunk.events.iloc[0:0],
             journal=chunk.journal,
             extras={k: v for k, v in chunk.extras.items() if v.ndim == 2},
             tables=chunk.tables,
@@ -310,10 +313,20 @@ def _execute(
                 finished(run_chunk(scenario, reps, seed, options))
         elif backend == "processes":
             n_workers = min(workers or os.cpu_count() or 1, len(tasks))
+            queue = iter(tasks)
             with ProcessPoolExecutor(max_workers=n_workers) as pool:
-                futures = [pool.submit(run_chunk, scenario, reps, seed, options) for reps in tasks]
-                for future in as_completed(futures):
-                    finished(future.result())
+                # a few chunks in flight per worker, not every chunk at once: the parent's
+                # memory stays bounded however many chunks the run has
+                pending = {
+                    pool.submit(run_chunk, scenario, reps, seed, options)
+                    for reps in itertools.islice(queue, IN_FLIGHT_PER_WORKER * n_workers)
+                }
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        finished(future.result())
+                        for reps in itertools.islice(queue, 1):
+                            pending.add(pool.submit(run_chunk, scenario, reps, seed, options))
         else:
             _dask(scenario, tasks, seed, options, workers, client, finished)
     finally:
@@ -347,11 +360,24 @@ def _dask(
         )
         client = own
     try:
-        futures = [
-            client.submit(run_chunk, scenario, reps, seed, options, pure=False) for reps in tasks
-        ]
-        for future in dask_completed(futures):
+        # the scenario goes to the workers once; a few chunks are in flight per worker and
+        # each result is released once folded, so neither the client nor the workers hold
+        # the whole run (a million replications is thousands of chunks)
+        shared = client.scatter(scenario, broadcast=True)
+        n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
+        queue = iter(tasks)
+
+        def submit(reps: np.ndarray) -> Any:
+            return client.submit(run_chunk, shared, reps, seed, options, pure=False)
+
+        running = dask_completed(
+            [submit(reps) for reps in itertools.islice(queue, IN_FLIGHT_PER_WORKER * n_workers)]
+        )
+        for future in running:
             finished(future.result())
+            future.release()
+            for reps in itertools.islice(queue, 1):
+                running.add(submit(reps))
     finally:
         if own is not None:
             own.close()

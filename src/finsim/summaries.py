@@ -181,6 +181,41 @@ def level_cells(
     return pd.concat(meta, ignore_index=True), cells
 
 
+class EventCounter:
+    """Counts events per (fy, org, event) over chunks, in bounded memory."""
+
+    KEYS = ["fy", "org", "event"]
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame] = []
+
+    def add(self, events: pd.DataFrame) -> None:
+        """Count events (a frame with ``fy``, ``org``, ``event`` and ``replication``)."""
+        if len(events):
+            grouped = events.groupby(self.KEYS, sort=True)["replication"]
+            self._parts.append(
+                pd.DataFrame({"count": grouped.size(), "replications": grouped.nunique()})
+            )
+        if len(self._parts) > 64:  # fold the counts so far
+            self._parts = [self._combined()]
+
+    def _combined(self) -> pd.DataFrame:
+        return pd.concat(self._parts).groupby(level=self.KEYS, sort=True).sum()
+
+    def frame(self) -> pd.DataFrame:
+        """``fy``, ``org``, ``event``, ``count`` (events) and ``replications`` (with one or
+        more; chunks hold distinct replications, so these add up)."""
+        if not self._parts:
+            return pd.DataFrame(
+                {
+                    **{key: pd.Series(dtype=object) for key in self.KEYS},
+                    "count": pd.Series(dtype=np.int64),
+                    "replications": pd.Series(dtype=np.int64),
+                }
+            )
+        return self._combined().reset_index()
+
+
 class SummaryAccumulator:
     """Folds chunks of replications into a run's summary in bounded memory.
 
@@ -201,6 +236,7 @@ class SummaryAccumulator:
         self._counts: dict[str, np.ndarray] = {}
         self._surplus: list[np.ndarray] = []
         self._histogram: LogHistogram | None = None
+        self.events = EventCounter()
 
     def add(self, arrays: dict[str, np.ndarray]) -> None:
         """Fold one chunk's position arrays, ``(R_chunk, F, A)`` each."""
@@ -233,6 +269,13 @@ class SummaryAccumulator:
             self._surplus.append(cells["surplus"])
         else:
             self._histogram.add(cells["surplus"].reshape(R, F * N))
+
+    def add_events(self, events: pd.DataFrame) -> None:
+        """Count a chunk's events (see :class:`EventCounter`)."""
+        self.events.add(events)
+
+    def event_counts(self) -> pd.DataFrame:
+        return self.events.frame()
 
     def _mean(self, name: str) -> np.ndarray:
         return self._sums[name].total() / max(self.n, 1)
@@ -280,6 +323,15 @@ class SummaryAccumulator:
         met = self._counts["met"] / denominator
         out["p_met_control_total"] = np.where(some, met, np.nan).reshape(-1)
         return out
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the accumulator's arrays (not counting event counts)."""
+        arrays = [a for exact in self._sums.values() for a in (exact.high, exact.low)]
+        arrays += list(self._counts.values()) + self._surplus
+        if self._histogram is not None:
+            arrays.append(self._histogram.counts)
+        return sum(a.nbytes for a in arrays)
 
     def describe(self) -> dict[str, Any]:
         """How quantiles were computed, for a results folder's metadata."""
