@@ -119,3 +119,77 @@ def test_schema_into_a_closed_pipe_is_not_a_traceback():
     )
     assert proc.stdout.strip() == "{"
     assert "Traceback" not in proc.stderr
+
+
+def test_run_report_then_report_and_chart_from_the_results_folder(tmp_path, capsys):
+    """run --report writes a page; report and chart read the saved run without rerunning it."""
+    out, page = tmp_path / "res", tmp_path / "run.html"
+    assert main(["run", EXAMPLE, "-n", "4", "--out", str(out), "--report", str(page)]) == 0
+    assert page.read_text(encoding="utf-8").rstrip().endswith("</html>")
+    assert main(["report", str(out), "-o", str(tmp_path / "again.html")]) == 0
+    assert (tmp_path / "again.html").stat().st_size > 10_000
+    assert main(["report", str(out)]) == 0  # default: inside the results folder
+    assert (out / "report.html").exists()
+    picture = tmp_path / "fan.png"
+    assert main(["chart", "fan", str(out), "--org", "north_shire", "-o", str(picture)]) == 0
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    assert "Wrote the fan chart" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "kind, extra",
+    [
+        ("waterfall", ["--org", "north_acute", "--fy", "2018/19"]),
+        ("sankey", ["--by", "recurrence"]),
+        ("distance", []),
+    ],
+)
+def test_chart_runs_a_scenario_and_writes_the_picture(tmp_path, kind, extra):
+    """chart KIND FILE runs the scenario and writes .svg (or .png, .pdf) by the name's suffix."""
+    picture = tmp_path / f"{kind}.svg"
+    assert main(["chart", kind, EXAMPLE, "-n", "3", "-o", str(picture), *extra]) == 0
+    assert "<svg" in picture.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["report", "no_such_results"], "no_such_results: no such results folder"),
+        (["chart", "fan", "no_such_results", "-o", "x.png"], "file not found"),
+        (["chart", "fan", EXAMPLE, "-n", "2", "--org", "nope", "-o", "x.png"], "no organisation"),
+        (["chart", "fan", EXAMPLE, "-o", "x.gif"], "name the picture .png, .svg or .pdf"),
+        (["chart", "tornado", "examples", "-o", "x.png"], "give the scenario file"),
+    ],
+)
+def test_report_and_chart_mistakes_exit_2_with_a_message(args, expected, tmp_path):
+    """A missing results folder, unknown body or picture type: a message and exit 2, no traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "finsim.cli", *args], capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.returncode == 2
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stderr
+    if args[0] == "report":
+        assert proc.stderr.count("\n") == 1, "one line"
+
+
+REGIONAL = str(ROOT / "examples" / "regional_control_total_2019.yaml")
+
+
+def test_stress_report_and_the_charts_that_run_several_times(tmp_path):
+    """stress --report compares variants; chart acceptance and tornado run the file themselves."""
+    page = tmp_path / "stress.html"
+    args = ["stress", REGIONAL, "--variants", "baseline,top_slice", "-n", "3"]
+    assert main([*args, "--report", str(page)]) == 0
+    assert "Scheme variants compared" in page.read_text(encoding="utf-8")
+    heatmap, tornado = tmp_path / "acceptance.png", tmp_path / "tornado.pdf"
+    assert main(["chart", "acceptance", REGIONAL, "-n", "3", "-o", str(heatmap)]) == 0
+    assert heatmap.read_bytes().startswith(b"\x89PNG")
+    assert (
+        main(
+            ["chart", "tornado", REGIONAL, "--variant", "rapid_savings", "-n", "3"]
+            + ["--samples", "4", "--outcome", "system_deficit_mean", "-o", str(tornado)]
+        )
+        == 0
+    )
+    assert tornado.read_bytes().startswith(b"%PDF")

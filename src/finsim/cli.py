@@ -2,7 +2,11 @@
 
     finsim validate FILE
     finsim run FILE [--variant V] [--replications N] [--seed S] [--out DIR] [--resume]
+                    [--report report.html]
     finsim stress FILE --variants A,B [--replications N] [--seed S] [--out DIR]
+                    [--report report.html]
+    finsim report RESULTS_DIR [-o report.html] [--scenario FILE]
+    finsim chart KIND FILE_OR_RESULTS_DIR -o chart.png [--org X] [--fy 2018/19] ...
     finsim schema
     finsim examples
 
@@ -18,13 +22,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from finsim import __version__
-from finsim.errors import ScenarioError
-from finsim.results import Results
+from finsim.charts import ChartError, PlotExtraMissing
+from finsim.errors import ResultsError, ScenarioError
+from finsim.report import surplus_table
+
+__all__ = ["build_parser", "main", "surplus_table"]
 
 EXIT_USER_ERROR = 2
 
@@ -36,35 +43,6 @@ def examples_dir() -> Path | None:
         if candidate.is_dir():
             return candidate
     return None
-
-
-def surplus_table(results: Results) -> pd.DataFrame:
-    """Surplus / (deficit) by organisation and year, GBP m to one decimal place.
-
-    With one replication, the values; with more, the mean and the 90% interval.
-    """
-    summary = results.summary()
-    rows = summary[summary["level"].isin(["org", "system", "region", "england"])]
-    rows = rows[~((rows["level"] == "org") & rows["org_type"].isin(["region", "system"]))]
-    label = np.where(
-        rows["level"] == "org",
-        rows["name"] + " (" + rows["org_type"] + ")",
-        rows["name"] + " [" + rows["level"] + " total]",
-    )
-    cell: list[str]
-    if results.replications == 1:
-        cell = [f"{round(v, 1) + 0.0:,.1f}" for v in rows["surplus_mean"]]
-    else:
-        cell = [
-            f"{round(m, 1) + 0.0:,.1f} [{round(lo, 1) + 0.0:,.1f}, {round(hi, 1) + 0.0:,.1f}]"
-            for m, lo, hi in zip(
-                rows["surplus_mean"], rows["surplus_p05"], rows["surplus_p95"], strict=True
-            )
-        ]
-    table = pd.DataFrame({"organisation": label, "fy": rows["fy"].to_numpy(), "value": cell})
-    order = list(dict.fromkeys(label))
-    pivot = table.pivot(index="organisation", columns="fy", values="value")
-    return pivot.loc[order]
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -149,7 +127,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 "--out", f"cannot write results: {exc.strerror} ({exc.filename})", "(options)"
             ) from None
         print(f"Wrote {len(written)} tables to {out}/")
+    if args.report:
+        _write_report(args.report, results, scenario)
     return 0
+
+
+def _write_report(path: str, results: Any, scenario: Any, **more: Any) -> None:
+    from finsim.report import write_report
+
+    try:
+        written = write_report(path, results, scenario, **more)
+    except OSError as exc:
+        raise ScenarioError.single(
+            "--report", f"cannot write the report: {exc.strerror} ({exc.filename})", "(options)"
+        ) from None
+    print(f"Wrote the report to {written}")
 
 
 def _cmd_stress(args: argparse.Namespace) -> int:
@@ -229,6 +221,92 @@ def _cmd_stress(args: argparse.Namespace) -> int:
         for name, frame in tables.items():
             atomic_write(out / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
         print(f"Wrote {len(tables)} tables to {out}/")
+    if args.report:
+        first = result.results[names[0]]
+        _write_report(args.report, first, scenario.with_variant(names[0]), stress=result)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import finsim
+    from finsim.report import load_run
+
+    given = finsim.load_scenario(args.scenario) if args.scenario else None
+    scenario, results = load_run(args.results, given)
+    out = args.output or str(Path(args.results) / "report.html")
+    _write_report(out, results, scenario)
+    return 0
+
+
+#: Chart kinds of ``finsim chart`` and what each needs: one run, a stress test or a
+#: sensitivity analysis.
+CHARTS = {
+    "fan": "run",
+    "waterfall": "run",
+    "sankey": "run",
+    "distance": "run",
+    "acceptance": "stress",
+    "tornado": "sensitivity",
+}
+
+
+def _cmd_chart(args: argparse.Namespace) -> int:
+    import finsim
+    from finsim import charts
+    from finsim.results import atomic_write
+
+    out = Path(args.output)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg", "pdf"):
+        raise ScenarioError.single(
+            "--output", f"'{out}': name the picture .png, .svg or .pdf", "(options)"
+        )
+    if not out.parent.is_dir():
+        raise ScenarioError.single("--output", f"no folder '{out.parent}' to write to", "(options)")
+    source = Path(args.source)
+    needs = CHARTS[args.kind]
+    if source.is_dir():
+        if needs != "run":
+            raise ScenarioError.single(
+                "(file)",
+                f"a {args.kind} chart runs the scenario several times: give the scenario file, "
+                "not a results folder",
+                str(source),
+            )
+        from finsim.report import load_results
+
+        given = finsim.load_scenario(args.scenario) if args.scenario else None
+        results = load_results(source, given)
+    else:
+        scenario = finsim.load_scenario(source, variant=args.variant)
+        options = {"replications": args.replications, "seed": args.seed}
+        if needs == "run":
+            results = finsim.run(scenario, progress=False, **options)
+        elif needs == "stress":
+            variants = [v.strip() for v in (args.variants or "").split(",") if v.strip()]
+            stressed = finsim.stress(scenario, variants or None, progress=False, **options)
+        else:
+            analysis = finsim.sensitivity(scenario, samples=args.samples, **options)
+    by = args.by
+    if args.kind == "fan":
+        fig = charts.fan_chart(results, args.org, by=by or "year")
+    elif args.kind == "waterfall":
+        fig = charts.waterfall(results, args.org, args.fy, replication=args.replication)
+    elif args.kind == "sankey":
+        fig = charts.sankey(results, args.fy, by=by or "category", group=args.group)
+    elif args.kind == "distance":
+        fig = charts.distance_from_target(results, args.fy, stream=args.stream)
+    elif args.kind == "acceptance":
+        fig = charts.acceptance_heatmap(stressed)
+    else:
+        fig = charts.tornado(analysis, args.outcome)
+    try:
+        atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt, dpi=args.dpi))
+    except OSError as exc:
+        raise ScenarioError.single(
+            "--output", f"cannot write the chart: {exc.strerror} ({exc.filename})", "(options)"
+        ) from None
+    print(f"Wrote the {args.kind} chart to {out}")
     return 0
 
 
@@ -305,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="reuse an --out folder that holds something else"
     )
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--report", metavar="FILE", help="also write an HTML report of the run")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("stress", help="compare variants on common random numbers")
@@ -319,7 +398,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=None)
     p.add_argument("--antithetic", action="store_true")
     p.add_argument("--out", help="folder to write the comparison tables to")
+    p.add_argument(
+        "--report", metavar="FILE", help="also write an HTML report comparing the variants"
+    )
     p.set_defaults(func=_cmd_stress)
+
+    p = sub.add_parser(
+        "report", help="write an HTML report of a run saved with finsim run FILE --out DIR"
+    )
+    p.add_argument("results", metavar="RESULTS_DIR")
+    p.add_argument(
+        "--output", "-o", metavar="FILE", help="the report (default RESULTS_DIR/report.html)"
+    )
+    p.add_argument(
+        "--scenario", metavar="FILE", help="the scenario file, if it has moved since the run"
+    )
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser(
+        "chart",
+        help="draw one chart of a scenario (run here) or of a results folder",
+        description="Draw one chart: fan (surplus across replications), waterfall (plan to "
+        "outturn), sankey (who paid whom), distance (from target), acceptance (of control "
+        "totals, by variant) or tornado (what drives an outcome).",
+    )
+    p.add_argument("kind", choices=list(CHARTS))
+    p.add_argument("source", metavar="FILE_OR_RESULTS_DIR")
+    p.add_argument("--output", "-o", required=True, metavar="FILE", help=".png, .svg or .pdf")
+    p.add_argument("--org", default="england", help="body, system or region id (fan, waterfall)")
+    p.add_argument("--fy", help="financial year, e.g. 2018/19 (default: the last)")
+    p.add_argument("--by", help="fan: year or month; sankey: category, recurrence or kind")
+    p.add_argument("--group", default="auto", help="sankey: auto, org, system or org_type")
+    p.add_argument("--replication", type=_non_negative_int, help="waterfall: one replication")
+    p.add_argument("--stream", help="distance: one allocation stream (default: all)")
+    p.add_argument("--outcome", help="tornado: the outcome (default: the first)")
+    p.add_argument("--samples", type=_positive_int, default=16, help="tornado: sample points")
+    p.add_argument("--variants", help="acceptance: comma-separated variants (default: all)")
+    p.add_argument("--variant", help="apply a variant declared in the file")
+    p.add_argument("--replications", "-n", type=_positive_int, default=100)
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--scenario", metavar="FILE", help="results folder: its scenario file")
+    p.add_argument("--dpi", type=_positive_int, default=120)
+    p.set_defaults(func=_cmd_chart)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
     p.set_defaults(func=_cmd_schema)
@@ -335,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except ScenarioError as exc:
+    except (ScenarioError, ResultsError, ChartError, PlotExtraMissing) as exc:
         print(f"finsim: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -325,4 +325,5 @@ class Contracts(Mechanism):
             withheld=withheld,
             reconciliation=payment,
             case_mix=self.reported,
+            accepted_case_mix=self.accepted,
         )
