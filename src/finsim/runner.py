@@ -36,7 +36,10 @@ MONTHLY_MAX_REPLICATIONS = 1000
 TABLES_MAX_REPLICATIONS = 200
 #: Runs with at most this many replications keep every flow (larger: each body's totals).
 FLOWS_MAX_REPLICATIONS = 1000
-DEFAULT_CHUNK = 256
+#: The default chunk holds about this many contract x point-of-delivery cells per array
+#: (2^21: 16 MB of float64), between MIN_CHUNK and MAX_CHUNK replications.
+CHUNK_CELLS = 2**21
+MIN_CHUNK, MAX_CHUNK = 16, 1024
 #: Chunks handed to each worker ahead of time (the rest wait their turn in the parent).
 IN_FLIGHT_PER_WORKER = 2
 
@@ -87,7 +90,8 @@ def run(
 ) -> Results:
     """Run ``scenario`` for ``replications`` replications from ``seed``.
 
-    ``chunk_size`` replications run together as arrays (default 256). ``backend``:
+    ``chunk_size`` replications run together as arrays (default: by the scenario's size,
+    see :func:`default_chunk`; 128 for England). ``backend``:
     "serial", "processes" (``workers`` local processes, default all cores) or "dask"
     (``client``: a ``distributed.Client``, or a scheduler address; default a local
     cluster). Every backend and chunk size gives the same replications.
@@ -113,7 +117,9 @@ def run(
         )
     if variant is not None:
         scenario = scenario.with_variant(variant)
-    replications, seed, chunk = _check_options(replications, seed, chunk_size, backend)
+    replications, seed, chunk = _check_options(
+        replications, seed, chunk_size, backend, default_chunk(scenario)
+    )
     options = RunOptions(
         keep_journal=replications <= JOURNAL_MAX_REPLICATIONS
         if keep_journal is None
@@ -220,8 +226,19 @@ def need_measures(scenario: Scenario) -> list[tuple[str, float, float]]:
     return out
 
 
+def default_chunk(scenario: Scenario) -> int:
+    """Replications per chunk: a power of two giving arrays of about :data:`CHUNK_CELLS`
+    contract x POD cells (128 for England's 1,500 contracts x 7 PODs), so the arrays a
+    month works on stay a size the processor's caches handle well as scenarios grow."""
+    contracts = getattr(scenario.model, "contracts", None) or []
+    pods = len({pod for contract in contracts for pod in contract.plan}) or 1
+    cells = max(len(contracts) * pods, 1)
+    size = 2 ** int(np.floor(np.log2(max(CHUNK_CELLS / cells, 1.0))))
+    return int(min(max(size, MIN_CHUNK), MAX_CHUNK))
+
+
 def _check_options(
-    replications: Any, seed: Any, chunk_size: Any, backend: Any
+    replications: Any, seed: Any, chunk_size: Any, backend: Any, default: int = MAX_CHUNK
 ) -> tuple[int, int, int]:
     def whole(value: Any, low: int) -> bool:
         return bool(
@@ -232,7 +249,7 @@ def _check_options(
         raise _option("replications", f"expected a whole number >= 1, got {replications!r}")
     if not whole(seed, 0):
         raise _option("seed", f"expected a whole number >= 0, got {seed!r}")
-    chunk = DEFAULT_CHUNK if chunk_size is None else chunk_size
+    chunk = default if chunk_size is None else chunk_size
     if not whole(chunk, 1):
         raise _option("chunk_size", f"expected a whole number >= 1, got {chunk_size!r}")
     if backend not in BACKENDS:
