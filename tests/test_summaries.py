@@ -201,3 +201,25 @@ def test_the_processes_backend_keeps_only_a_few_chunks_in_flight(monkeypatch):
     pd.testing.assert_frame_equal(
         res.summary(), _streamed(sc, replications=60, seed=8).summary(), check_exact=True
     )
+
+
+def test_stress_comparisons_keep_positions_however_many_replications(monkeypatch):
+    """Paired comparisons need every replication: stress keeps them past the streaming size."""
+    monkeypatch.setattr(finsim.runner, "POSITIONS_MAX_REPLICATIONS", 5)
+    st = finsim.stress(finsim.load_scenario(TWO), ["baseline", "high_demand"], replications=8)
+    assert all(res.positions_kept for res in st.results.values())
+    assert len(st.difference("baseline", "high_demand"))
+
+
+def test_the_command_line_keeps_positions_when_asked(tmp_path, monkeypatch):
+    from finsim import cli
+
+    monkeypatch.setattr(finsim.runner, "POSITIONS_MAX_REPLICATIONS", 5)
+    streamed, kept = tmp_path / "streamed", tmp_path / "kept"
+    assert cli.main(["run", str(TWO), "-n", "8", "--out", str(streamed)]) == 0
+    assert cli.main(["run", str(TWO), "-n", "8", "--out", str(kept), "--keep-positions"]) == 0
+    assert not (streamed / "positions.csv").exists() and (streamed / "summary.csv").exists()
+    assert (kept / "positions.csv").exists()
+    pd.testing.assert_frame_equal(
+        pd.read_csv(streamed / "summary.csv"), pd.read_csv(kept / "summary.csv")
+    )

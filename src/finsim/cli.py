@@ -89,6 +89,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             workers=args.workers,
             client=args.scheduler,
             antithetic=args.antithetic,
+            keep_positions=args.keep_positions,
+            keep_flows=args.keep_flows,
             out=out,
             resume=args.resume,
             force=args.force,
@@ -383,6 +385,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="reuse an --out folder that holds something else"
     )
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument(
+        "--keep-positions",
+        action="store_true",
+        default=None,
+        help="keep every replication's positions and events (default: up to 2,000 "
+        "replications; larger runs keep a streaming summary)",
+    )
+    p.add_argument(
+        "--keep-flows",
+        action="store_true",
+        default=None,
+        help="keep every flow between bodies (default: up to 1,000 replications)",
+    )
     p.add_argument("--report", metavar="FILE", help="also write an HTML report of the run")
     p.set_defaults(func=_cmd_run)
 

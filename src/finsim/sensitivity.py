@@ -114,9 +114,7 @@ def model_function(
             sc,
             replications=replications,
             seed=seed,
-            keep_monthly=False,
-            keep_journal=False,
-            **options,
+            **{"keep_monthly": False, "keep_journal": False, "keep_positions": True, **options},
         )
         return {name: OUTCOMES[name](res) for name in names}
 

@@ -258,10 +258,12 @@ def stress(
     """Run ``variants`` (default: the base and every declared variant) on common random numbers.
 
     Other keyword arguments go to :func:`finsim.run` (``chunk_size``, ``backend``,
-    ``client``, ``antithetic``...).
+    ``client``, ``antithetic``...). Each variant keeps its replications' positions, which
+    the paired comparisons need, however many there are.
     """
     names = list(variants) if variants else [BASELINE, *scenario.variants]
     out = options.pop("out", None)
+    options.setdefault("keep_positions", True)  # the comparisons pair replications
     results = {
         name: run(
             scenario.with_variant(name),
