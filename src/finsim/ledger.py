@@ -196,7 +196,10 @@ class Ledger:
         amt = np.asarray(amount, dtype=np.float64)
         if amt.ndim == 1 and amt.shape[0] == self.R and n == 1:
             amt = amt[:, None]
-        amt = np.broadcast_to(amt, (self.R, n))
+        # the same amounts in every replication (a plan paid on account, an allocation):
+        # worked out once, as one row, and added to every replication's accounts
+        rows = self.R if amt.ndim == 2 and amt.shape[0] != 1 else 1
+        amt = np.broadcast_to(amt, (rows, n))
         if not np.isfinite(amt).all():
             raise ConservationError(f"a non-finite amount was posted as '{category}'")
         try:
@@ -236,9 +239,10 @@ class Ledger:
         cols = self._columns(ukeys)
         self._amounts[:, cols] += sums
         if self.keep_journal:
+            whole = np.broadcast_to(amt, (self.R, amt.shape[1])).copy()
             self.journal.append(
                 JournalEntry(
-                    self.now, booked, prior_year, src.copy(), tgt.copy(), amt.copy(), cat, rec, knd
+                    self.now, booked, prior_year, src.copy(), tgt.copy(), whole, cat, rec, knd
                 )
             )
 
