@@ -23,6 +23,7 @@ from scipy import special
 
 _TWO_POW_53 = float(2**53)
 _INV_TWO_POW_53 = 1.0 / _TWO_POW_53
+_HALF_ULP = 0.5 * _INV_TWO_POW_53
 
 
 def stable_hash(name: str) -> int:
@@ -62,12 +63,11 @@ class Streams:
         for start, stop in zip(np.r_[0, breaks], np.r_[breaks, unique.size], strict=True):
             bitgen = np.random.PCG64(seq)
             bitgen.advance(int(unique[start]) * n)
-            raw = bitgen.random_raw((stop - start) * n)
-            raw >>= np.uint64(11)  # in place: these arrays are large
+            # (raw >> 11) / 2^53 from each raw output, then + 2^-54: the correctly rounded
+            # ((raw >> 11) + 0.5) / 2^53, never 0 or 1
             block = drawn[start:stop].reshape(-1)
-            block[:] = raw
-            block += 0.5
-            block *= _INV_TWO_POW_53  # exact: a power of two
+            np.random.Generator(bitgen).random(out=block)
+            block += _HALF_ULP
         out = (
             drawn
             if unique.size == self.R and not self.antithetic and np.array_equal(unique, blocks)
