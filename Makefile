@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck docs check clean
+.PHONY: demo test fuzz lint typecheck docs check clean
 
 $(VENV)/.python-ok:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -27,6 +27,12 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
+
+# The long run of the reliability tests (fuzzed files, invariants, edge cases): many more
+# hypothesis examples than `make test` (docs/reliability.md); a few minutes.
+fuzz: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest tests/test_fuzz.py tests/test_invariants.py tests/test_edge_cases.py \
+	  -p no:cacheprovider --hypothesis-profile=fuzz --hypothesis-show-statistics -q
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests examples benchmarks

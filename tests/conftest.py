@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -26,3 +27,16 @@ def write_yaml(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+# The long profile of ``make fuzz`` (--hypothesis-profile=fuzz): the fuzzing, invariant and
+# edge-case tests run many more examples (tests/strategies_full.py: fuzz_settings), with no
+# deadline. The normal suite does not load it.
+settings.register_profile(
+    "fuzz", max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+
+# The normal suite draws the same hypothesis examples on every run (derandomize), so that a
+# test run, and CI, is repeatable; `make fuzz` explores new examples every time.
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.load_profile("repeatable")

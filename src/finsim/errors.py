@@ -88,3 +88,9 @@ class ScenarioError(Exception):
 
 class ResultsError(Exception):
     """A results folder that finsim cannot read or write."""
+
+
+class RunInterrupted(ResultsError):
+    """A run that stopped before it finished because a worker process died (killed, or out
+    of memory). A run writing to a results folder (``out=``) keeps every finished chunk there,
+    and ``resume=True`` (``finsim run ... --resume``) finishes it."""

@@ -329,21 +329,42 @@ def _execute(
             for reps in tasks:
                 finished(run_chunk(scenario, reps, seed, options))
         elif backend == "processes":
+            from concurrent.futures.process import BrokenProcessPool
+
+            from finsim.errors import RunInterrupted
+
             n_workers = min(workers or os.cpu_count() or 1, len(tasks))
             queue = iter(tasks)
-            with ProcessPoolExecutor(max_workers=n_workers) as pool:
-                # a few chunks in flight per worker, not every chunk at once: the parent's
-                # memory stays bounded however many chunks the run has
-                pending = {
-                    pool.submit(run_chunk, scenario, reps, seed, options)
-                    for reps in itertools.islice(queue, IN_FLIGHT_PER_WORKER * n_workers)
-                }
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        finished(future.result())
-                        for reps in itertools.islice(queue, 1):
-                            pending.add(pool.submit(run_chunk, scenario, reps, seed, options))
+            n_done = 0
+            try:
+                with ProcessPoolExecutor(max_workers=n_workers) as pool:
+                    # a few chunks in flight per worker, not every chunk at once: the parent's
+                    # memory stays bounded however many chunks the run has
+                    pending = {
+                        pool.submit(run_chunk, scenario, reps, seed, options)
+                        for reps in itertools.islice(queue, IN_FLIGHT_PER_WORKER * n_workers)
+                    }
+                    while pending:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            finished(future.result())
+                            n_done += 1
+                            for reps in itertools.islice(queue, 1):
+                                pending.add(pool.submit(run_chunk, scenario, reps, seed, options))
+            except BrokenProcessPool:
+                # a worker was killed (by the system when out of memory, or by hand): what
+                # finished is in the results folder, if there is one, and resuming runs the rest
+                where = (
+                    f"the {n_done:,} finished are saved in {store.directory}: finish the run "
+                    f"with resume=True (finsim run ... --out {store.directory} --resume)"
+                    if store is not None
+                    else "nothing was saved: run with out=DIR (finsim run ... --out DIR) to keep "
+                    "finished chunks, and resume=True (--resume) to finish after a failure"
+                )
+                raise RunInterrupted(
+                    f"a worker process died (killed, or out of memory?) after {n_done:,} of "
+                    f"{len(tasks):,} chunks; {where}"
+                ) from None
         else:
             _dask(scenario, tasks, seed, options, workers, client, finished)
     finally:

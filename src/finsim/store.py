@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -24,10 +25,12 @@ import numpy as np
 import pandas as pd
 
 from finsim.engine import ChunkOutput
-from finsim.errors import ScenarioError
+from finsim.errors import ResultsError, ScenarioError
 
 MANIFEST = "manifest.json"
 FORMAT = 1
+#: How a chunk folder is named: its first and last replication.
+CHUNK_NAME = re.compile(r"^\d{9}-\d{9}$")
 
 
 def scenario_hash(data: dict[str, Any]) -> str:
@@ -61,6 +64,8 @@ class ChunkStore:
                 existing = json.loads(path.read_text())
             except (OSError, ValueError) as exc:
                 raise _error(path, f"cannot read the manifest: {exc}") from None
+            if not isinstance(existing, dict):
+                raise _error(path, "is not a finsim manifest (expected a JSON object)")
             if not resume:
                 if not force:
                     raise _error(
@@ -98,10 +103,13 @@ class ChunkStore:
                 directory,
                 "is not empty and is not a finsim results folder: choose another, or use --force",
             )
-        directory.mkdir(parents=True, exist_ok=True)
         store = cls(directory, manifest)
-        write_json(path, manifest)
-        store.chunks.mkdir(exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            write_json(path, manifest)
+            store.chunks.mkdir(exist_ok=True)
+        except OSError as exc:  # a read-only or full disk, a path through a file...
+            raise _error(directory, f"cannot write the results folder: {_why(exc)}") from None
         return store
 
     # -- chunks ------------------------------------------------------------------------------
@@ -110,13 +118,21 @@ class ChunkStore:
         return f"{int(replications[0]):09d}-{int(replications[-1]):09d}"
 
     def done(self) -> set[str]:
-        """Names of the chunks already written."""
-        return {p.name for p in self.chunks.iterdir() if p.is_dir() and not p.name.startswith(".")}
+        """Names of the chunks already written: folders named as :meth:`name` names them
+        (anything else, such as a temporary folder left by a crash, is not a chunk)."""
+        if not self.chunks.is_dir():
+            return set()
+        return {
+            p.name
+            for p in self.chunks.iterdir()
+            if CHUNK_NAME.match(p.name) and p.is_dir() and not p.is_symlink()
+        }
 
     def write(self, chunk: ChunkOutput) -> None:
         """Write a chunk atomically (temporary folder, then rename)."""
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.chunks))
+        tmp: Path | None = None
         try:
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.chunks))
             np.save(tmp / "replications.npy", chunk.replications)
             np.save(tmp / "flow_amounts.npy", chunk.flow_amounts)
             chunk.flow_keys.to_parquet(tmp / "flow_keys.parquet", index=False)
@@ -134,8 +150,18 @@ class ChunkStore:
                 np.save(tmp / f"total.{name}.npy", value)
             (tmp / "flows_kept").write_text("1" if chunk.flows_kept else "0")
             os.replace(tmp, self.chunks / self.name(chunk.replications))
+        except OSError as exc:  # a full disk, a folder made read-only during the run...
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise _error(
+                self.directory,
+                f"cannot write a chunk of results: {_why(exc)}. The chunks finished before it "
+                "are kept: make room (or fix the folder) and finish the run with --resume "
+                "(resume=True)",
+            ) from None
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
             raise
 
     def read_all(self) -> list[ChunkOutput]:
@@ -143,13 +169,39 @@ class ChunkStore:
         return list(self.read_each())
 
     def read_each(self) -> Iterator[ChunkOutput]:
-        """Every written chunk, one at a time, in replication order."""
+        """Every written chunk of this run, one at a time, in replication order (a chunk folder
+        that does not fit the manifest's chunking is not read: it cannot double a replication)."""
+        total, size = self.manifest.get("replications"), self.manifest.get("chunk_size")
         for name in sorted(self.done()):
+            first, last = (int(part) for part in name.split("-"))
+            if isinstance(total, int) and isinstance(size, int) and size > 0:
+                if first % size or first >= total or last != min(first + size, total) - 1:
+                    continue
             yield read_chunk(self.chunks / name)
 
 
 def read_chunk(folder: Path) -> ChunkOutput:
-    """Load a chunk written by :meth:`ChunkStore.write` (arrays loaded without pickle)."""
+    """Load a chunk written by :meth:`ChunkStore.write` (arrays loaded without pickle).
+
+    Raises :class:`ResultsError` for a chunk that is damaged or not what its name says.
+    """
+    try:
+        chunk = _read_chunk(folder)
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # (pyarrow's errors among them)
+        raise ResultsError(
+            f"{folder}: this chunk of results cannot be read ({type(exc).__name__}: {exc}); "
+            "delete the folder and finish the run with --resume to run it again"
+        ) from None
+    first, last = (int(part) for part in folder.name.split("-"))
+    if not np.array_equal(chunk.replications, np.arange(first, last + 1)):
+        raise ResultsError(
+            f"{folder}: this chunk holds replications other than its name says; delete the "
+            "folder and finish the run with --resume to run it again"
+        )
+    return chunk
+
+
+def _read_chunk(folder: Path) -> ChunkOutput:
 
     def load(name: str) -> np.ndarray:
         return np.load(folder / name, allow_pickle=False)
@@ -187,6 +239,11 @@ def read_chunk(folder: Path) -> ChunkOutput:
         },
         flows_kept=(folder / "flows_kept").read_text().strip() == "1",
     )
+
+
+def _why(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return f"{reason} ({exc.filename})" if exc.filename else reason
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -443,7 +443,9 @@ class Allocations(Mechanism):
             baseline[:] = 0.0
         baseline += adjustment[:, s.holders] * s.primary
         s.total[:] = self._size(ctx, s, year, baseline_total=row_sum(baseline))
-        if c.per_head is not None:
+        if s.holders.size == 0:  # held by nobody (an empty list): the centre keeps it
+            pass
+        elif c.per_head is not None:
             s.allocation[:] = self._per_head(s, year)
         elif s.holders.size == 1 or c.recurrence == "non_recurrent":
             s.allocation[:] = s.total[:, None] * (

@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from finsim.distributions import share
 from finsim.economy import EXTERNAL, ORG_TYPES, Economy
@@ -59,6 +59,16 @@ class Delivery(StrictModel):
 
     mean: float = Field(default=1.0, ge=0, le=1)
     sd: float = Field(default=0.0, ge=0, le=0.5)
+
+    @model_validator(mode="after")
+    def _possible(self) -> Delivery:
+        # (savings and interventions use it too: checked here, not by one mechanism)
+        if self.sd > 0 and self.sd**2 >= self.mean * (1 - self.mean):
+            raise ValueError(
+                f"a share with mean {self.mean} cannot have sd {self.sd}: "
+                f"sd must be below {np.sqrt(self.mean * (1 - self.mean)):.3f}"
+            )
+        return self
 
     def draw(self, u: np.ndarray) -> np.ndarray:
         """Delivery rates for uniforms ``u``."""

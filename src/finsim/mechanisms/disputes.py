@@ -163,9 +163,9 @@ class Disputes(Mechanism):
         for name, stage in stages:
             if stage.months == 0 and name != "expert_determination":
                 continue
-            if tick + stage.months > last:  # the run ends first: the dispute stays open
+            if tick + stage.months > last:  # the run ends first: what is open stays open
                 ctx.events.record(self.commissioner, "open_at_end", self.ids, open_, detailed=True)
-                return
+                break
             ctx.events.record(self.commissioner, name, self.ids, open_, detailed=True)
             self._fees(ctx, stage.fee, open_, fy)
             tick += stage.months
@@ -199,27 +199,33 @@ class Disputes(Mechanism):
                 )
                 decided_at = np.where(settled, tick, decided_at)
                 open_ &= ~settled
-        if tick < year_end:  # decided before the year end: settle once the sum is known
+        # disputes settled before the run ended are paid, even if others are still open
+        decided = challenged & ~open_
+        if not decided.any():
+            return
+        # decided by March (settlement comes before the year-end reconciliation in the month):
+        # settle once the year end has fixed the sum withheld
+        if tick <= year_end:
             yield ctx.at(year_end, "close")
         withheld = ctx.state["contracts.withheld"][fy]
-        paid = share * withheld
+        paid = share * withheld * decided
         ctx.ledger.post(
             self.commissioner, self.provider, paid, "dispute_settlement", "non_recurrent", fy=fy
         )
         ctx.events.record(
-            self.commissioner, "dispute_settlement", self.ids, challenged, paid, detailed=True
+            self.commissioner, "dispute_settlement", self.ids, decided, paid, detailed=True
         )
         ctx.records.record(
             "disputes_settled",
             self.commissioner,
             {"contract": self.ids},
-            mask=challenged,
+            mask=decided,
             withheld=withheld,
-            provider_share=np.where(challenged, share, np.nan),
+            provider_share=np.where(decided, share, np.nan),
             settlement=paid,
             decided_month=decided_at,
         )
-        ctx.state["contracts.accept"](ctx, share * challenged, fy, cfg.basis, withheld)
+        ctx.state["contracts.accept"](ctx, share * decided, fy, cfg.basis, withheld)
 
     def _fees(self, ctx: Context, fee: float, open_: np.ndarray, fy: int) -> None:
         if fee <= 0:

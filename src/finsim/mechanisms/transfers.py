@@ -223,4 +223,6 @@ class Transfers(Mechanism):
         src = np.repeat(sources, targets.size)
         tgt = np.tile(targets, sources.size)
         ctx.ledger.post(src, tgt, amounts.reshape(ctx.R, -1), t.category, t.recurrence, t.kind)
-        ctx.events.record(targets, "transfer", t.id, amount=row_sum(amounts))
+        # each recipient's receipt: summed over the sources (axis 1), not over the recipients
+        received = row_sum(np.swapaxes(amounts, 1, 2))
+        ctx.events.record(targets, "transfer", t.id, amount=received)

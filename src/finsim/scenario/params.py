@@ -107,8 +107,15 @@ class ByYear:
     def _check_number(cls, value: Any, where: str, key: Any = None) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise cls._error(f"expected a number{where}, got {value!r}", key)
-        if not math.isfinite(value):
-            raise cls._error(f"expected a finite number{where}, got {value}", key)
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # a whole number too large for a float
+            finite = False
+        if not finite:
+            shown = (
+                value if isinstance(value, float) else f"a number of {len(str(abs(value)))} digits"
+            )
+            raise cls._error(f"expected a finite number{where}, got {shown}", key)
         if cls.minimum is not None and value < cls.minimum:
             raise cls._error(f"expected a number >= {cls.minimum:g}{where}, got {value}", key)
         return float(value)

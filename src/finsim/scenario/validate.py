@@ -9,6 +9,7 @@ mechanism's ``check``.
 
 from __future__ import annotations
 
+import math
 import re
 import types
 import typing
@@ -22,8 +23,20 @@ from finsim.errors import Problem, did_you_mean, format_path
 from finsim.registry import mechanisms
 from finsim.scenario.models import EXTERNAL_ACCOUNTS, ID_PATTERN, BaseScenarioModel
 from finsim.scenario.params import ByYear
+from finsim.scenario.yamlio import limit
 
 PathKey = tuple[str | int, ...]
+
+#: Most organisations (regions, systems, commissioners and providers) in a scenario.
+MAX_ORGANISATIONS = 10_000
+#: Most contracts in a scenario.
+MAX_CONTRACTS = 50_000
+#: Most variants in a scenario (each is validated whole when the file is read).
+MAX_VARIANTS = 100
+#: Largest number (in size) a scenario may hold: money, activity, rates and counts alike.
+#: Far above any real figure, it keeps a run's arithmetic finite (products of a few inputs
+#: cannot overflow).
+MAX_NUMBER = 1e12
 
 _model_cache: dict[tuple[tuple[str, type], ...], type[BaseModel]] = {}
 
@@ -116,19 +129,20 @@ def _in_words(err: Any) -> str:
 
 
 def problems_from_validation(
-    exc: ValidationError, model: type[BaseModel]
+    exc: ValidationError, model: type[BaseModel], data: Any = None
 ) -> Iterator[tuple[PathKey, str, str | None]]:
     """Turn pydantic's errors into (path, message, suggestion), in the domain's words.
 
     When a value fits none of the forms a field allows (``ByYear | 'floor'``), pydantic
-    reports one error per form; they are joined into one problem.
+    reports one error per form; they are joined into one problem. ``data``, the document
+    validated, tells the names pydantic gives those forms from keys written in the file.
     """
     union_messages: dict[PathKey, list[str]] = {}
     out: list[tuple[PathKey, str, str | None]] = []
     for err in exc.errors(include_url=False):
-        loc: PathKey = tuple(p for p in err["loc"] if not _is_union_tag(p))
+        loc = _data_path(err["loc"], data)
         kind = err["type"]
-        if kind == "extra_forbidden":
+        if kind == "extra_forbidden" and loc:
             allowed = _keys_at(model, loc)
             key = str(loc[-1])
             message = f"unknown key '{key}'"
@@ -157,6 +171,32 @@ def problems_from_validation(
         if forms and len(forms) > 1 and message == forms[0]:
             message = "; or ".join(dict.fromkeys(forms))
         yield loc, message, suggestion
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> PathKey:
+    """The parts of pydantic's ``loc`` that are keys or positions in ``data``: the names of
+    union members that pydantic inserts are dropped, and a key written in the file is kept
+    even if it looks like one (a key ``int``, or ``a[b]``)."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and _has_key(node, part):
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif _is_union_tag(part):
+            continue
+        else:  # a field that is missing, or past a value that is not what was expected
+            node = None
+        out.append(part)
+    return tuple(out)
+
+
+def _has_key(mapping: dict[Any, Any], key: Any) -> bool:
+    try:
+        return key in mapping
+    except TypeError:
+        return False
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -241,12 +281,21 @@ class References:
 
     def check_uncertain(self) -> None:
         """Each uncertain input names a number in the scenario, with low <= high."""
-        items = getattr(self.model, "uncertain", None) or []
-        if not items:
+        items = getattr(self.model, "uncertain", None)
+        if isinstance(items, _Unchecked) or not items:
             return
-        document = self.model.model_dump(by_alias=True, mode="json")
+        # sections with type errors (in a partly validated model) are reported already
+        unchecked = {
+            name
+            for name in type(self.model).model_fields
+            if isinstance(getattr(self.model, name, None), _Unchecked)
+        }
+        # (python, not JSON: a variant may hold any value, which JSON may not write)
+        document = self.model.model_dump(by_alias=True, exclude=unchecked)
         for i, item in enumerate(items):
             path: PathKey = ("uncertain", i)
+            if item.path.split(".")[0] in unchecked:
+                continue
             node: Any = document
             for part in item.path.split("."):
                 key: Any = int(part) if isinstance(node, list) and part.isdigit() else part
@@ -371,17 +420,82 @@ def validate_document(
                 None,
             )
         ]
+    too_large = _over_limits(data)
+    if too_large:
+        return None, [problem(*p) for p in too_large]
     model_cls = scenario_model()
     try:
         model = model_cls.model_validate(data)
     except ValidationError as exc:
-        problems = [problem(*p) for p in problems_from_validation(exc, model_cls)]
+        problems = [problem(*p) for p in problems_from_validation(exc, model_cls, data)]
         partial = _partial_model(model_cls, data, exc)
         if partial is not None:
             problems += [problem(*p) for p in cross_check(partial)]
         return None, problems
     found = cross_check(model)
     return (model if not found else None), [problem(*p) for p in found]
+
+
+def _over_limits(data: dict[str, Any]) -> list[tuple[PathKey, str, str | None]]:
+    """Problems with a document larger than finsim runs (see MAX_ORGANISATIONS...), found
+    before any of it is validated."""
+    counted: list[tuple[PathKey, str, int, str, int]] = []
+    orgs = data.get("organisations")
+    if isinstance(orgs, dict):
+        groups = [orgs.get(g) for g in ("regions", "systems", "commissioners", "providers")]
+        n = sum(len(g) for g in groups if isinstance(g, list))
+        counted.append(
+            (("organisations",), "organisations", n, "MAX_ORGANISATIONS", MAX_ORGANISATIONS)
+        )
+    for key, name, default in (
+        ("contracts", "MAX_CONTRACTS", MAX_CONTRACTS),
+        ("variants", "MAX_VARIANTS", MAX_VARIANTS),
+    ):
+        value = data.get(key)
+        if isinstance(value, list | dict):
+            counted.append(((key,), key, len(value), name, default))
+    found: list[tuple[PathKey, str, str | None]] = []
+    for path, what, n, name, default in counted:
+        most = limit(name, default)
+        if n > most:
+            found.append((path, f"{n:,} {what}; the limit is {most:,} (FINSIM_{name})", None))
+    return found + _too_large_numbers(data)
+
+
+def _short(number: float) -> str:
+    return f"{number:g}".replace("e+", "e")
+
+
+def _too_large_numbers(data: Any, most_shown: int = 20) -> list[tuple[PathKey, str, str | None]]:
+    """Numbers larger in size than MAX_NUMBER (non-finite ones are the models' to report)."""
+    largest = limit("MAX_NUMBER", int(MAX_NUMBER))
+    found: list[tuple[PathKey, str, str | None]] = []
+    stack: list[tuple[PathKey, Any]] = [((), data)]
+    while stack and len(found) < most_shown:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((path + (k,), v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((path + (i,), v) for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, int) and abs(value) > largest:
+                shown = (
+                    f"{value:.3e}"
+                    if abs(value) < 1e300
+                    else f"a number of {len(str(abs(value)))} digits"
+                )
+            elif isinstance(value, float) and math.isfinite(value) and abs(value) > largest:
+                shown = f"{value:.3e}"
+            else:
+                continue
+            found.append(
+                (
+                    path,
+                    f"expected a number of size at most {_short(largest)} (FINSIM_MAX_NUMBER), got {shown}",
+                    None,
+                )
+            )
+    return found
 
 
 def _locate(
