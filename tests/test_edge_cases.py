@@ -279,7 +279,7 @@ def test_the_first_month_of_the_run_is_reachable(what):
     run(doc, replications=1)
 
 
-@fuzz_settings(normal=5, fuzz=200)
+@fuzz_settings(normal=5, fuzz=50)
 @given(doc=full_economies(max_years=2), growth=st.sampled_from([-1.0, -0.5, 0.0, 0.5]))
 def test_extreme_settings_with_every_mechanism(doc, growth):
     """Every mechanism on, at the edges at once: growth from -100% to +50%, zero costs,

@@ -160,7 +160,7 @@ def scenario_shaped(draw: st.DrawFn) -> dict[str, Any]:
     return doc
 
 
-@fuzz_settings(normal=60, fuzz=1000)
+@fuzz_settings(normal=50, fuzz=600)
 @given(doc=st.one_of(values(30), scenario_shaped()))
 def test_random_documents_are_run_or_refused(doc):
     """Random YAML documents: a run or a ScenarioError with a field path."""
@@ -274,7 +274,7 @@ def mutated(draw: st.DrawFn, doc: dict[str, Any], most: int = 3) -> dict[str, An
 
 
 @pytest.mark.parametrize("path", SMALL, ids=[p.name for p in SMALL])
-@fuzz_settings(normal=12, fuzz=90)
+@fuzz_settings(normal=10, fuzz=70)
 @given(data=st.data())
 def test_mutated_examples_run_or_are_refused(path, data):
     """Every shipped example, mutated: it still runs, or a ScenarioError says what is wrong."""
@@ -306,7 +306,7 @@ def text_mutated(draw: st.DrawFn, text: str) -> str:
 
 
 @pytest.mark.parametrize("path", SMALL, ids=[p.name for p in SMALL])
-@fuzz_settings(normal=6, fuzz=50)
+@fuzz_settings(normal=6, fuzz=40)
 @given(data=st.data())
 def test_edited_example_text_runs_or_is_refused(path, data):
     """Every shipped example's text, edited line by line (duplicate keys among the edits)."""
@@ -314,7 +314,7 @@ def test_edited_example_text_runs_or_is_refused(path, data):
     event(from_text(text))
 
 
-@fuzz_settings(normal=10, fuzz=50)
+@fuzz_settings(normal=10, fuzz=40)
 @given(data=st.data())
 def test_mutated_england_validates_or_is_refused(data):
     """The England-sized example, mutated, is validated (and, under make fuzz, run once): a

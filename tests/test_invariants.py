@@ -29,7 +29,7 @@ from .strategies_full import full_economies, fuzz_settings, time_budget
 OUTSIDE = ["treasury", "external"]
 ALLOCATION_CATEGORIES = ["allocation", "reallocation", "capital_allocation"]
 #: Seconds one generated economy may take to run and check.
-CASE_BUDGET = 60.0
+CASE_BUDGET = 120.0
 
 
 def event(text: str) -> None:
@@ -211,7 +211,7 @@ def check_loans_are_repaid(res: finsim.Results, doc: dict) -> None:
     assert (loans["kind"] == "capital").all() and (repaid["kind"] == "capital").all()
 
 
-@fuzz_settings(normal=20, fuzz=400)
+@fuzz_settings(normal=15, fuzz=120)
 @given(doc=full_economies(), replications=st.integers(1, 4))
 def test_every_invariant_holds_with_every_mechanism_on(doc, replications):
     """Generated economies with every mechanism: each invariant above, in every replication."""
@@ -247,7 +247,7 @@ def assert_same_run(a: finsim.Results, b: finsim.Results) -> None:
     pd.testing.assert_frame_equal(a.summary(), b.summary(), check_exact=True)
 
 
-@fuzz_settings(normal=6, fuzz=150)
+@fuzz_settings(normal=4, fuzz=20)
 @given(doc=full_economies(), chunk_size=st.integers(1, 4))
 def test_every_mechanism_gives_the_same_bits_in_any_chunk(doc, chunk_size):
     """With every mechanism on, replication r is identical to the last bit whatever the chunk
@@ -261,7 +261,7 @@ def test_every_mechanism_gives_the_same_bits_in_any_chunk(doc, chunk_size):
     assert_same_run(whole, chunked)
 
 
-@fuzz_settings(normal=1, fuzz=10)
+@fuzz_settings(normal=1, fuzz=4)
 @given(doc=full_economies())
 def test_every_mechanism_gives_the_same_bits_on_worker_processes(doc):
     """With every mechanism on, chunks run on worker processes give exactly the serial run."""
