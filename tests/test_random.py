@@ -56,3 +56,48 @@ def test_antithetic_pairs_mirror_each_other():
     assert np.allclose(u[1::2], 1.0 - u[0::2])
     z = Streams(5, np.arange(6), antithetic=True).normal("m", "s", shape=(3,))
     assert np.allclose(z[1::2], -z[0::2])
+
+
+def _blocks(streams: Streams, calls: int, shape=(3, 2)) -> list[np.ndarray]:
+    sequence = streams.sequence("activity", "monthly_noise", shape=shape)
+    return [sequence.next() for _ in range(calls)]
+
+
+@given(
+    total=st.integers(1, 40),
+    start=st.integers(0, 39),
+    size=st.integers(1, 40),
+    calls=st.integers(1, 4),
+)
+def test_a_sequence_gives_a_replication_the_same_numbers_in_any_chunk(total, start, size, calls):
+    """Each call's rows for replications [start, start+size) equal a run of all replications'."""
+    everyone = _blocks(Streams(42, np.arange(start + size + total)), calls)
+    chunk = _blocks(Streams(42, np.arange(start, start + size)), calls)
+    for whole, part in zip(everyone, chunk, strict=True):
+        assert part.shape == (size, 3, 2)
+        assert np.array_equal(whole[start : start + size], part)
+    # successive calls move on: a month's numbers are not the last month's
+    if calls > 1:
+        assert not np.array_equal(everyone[0], everyone[1])
+
+
+def test_a_sequence_of_scattered_replications_and_antithetic_pairs():
+    """Scattered replications get their own numbers; antithetic pairs mirror each other."""
+    everyone = _blocks(Streams(1, np.arange(20)), 2)
+    picked = np.array([3, 4, 9, 17])
+    for whole, part in zip(everyone, _blocks(Streams(1, picked), 2), strict=True):
+        assert np.array_equal(whole[picked], part)
+    paired = _blocks(Streams(5, np.arange(6), antithetic=True), 2)
+    for block in paired:
+        assert np.array_equal(block[1::2], -block[0::2])
+        assert not np.array_equal(block[0], block[2])
+
+
+def test_sequences_are_standard_normal_and_apart_from_other_sites():
+    """Kolmogorov-Smirnov on a sequence's numbers; another site or seed differs."""
+    z = np.concatenate(_blocks(Streams(3, np.arange(500)), 3, shape=(7,)))
+    assert stats.kstest(z.ravel(), "norm").pvalue > 1e-3
+    other = Streams(3, np.arange(500)).sequence("activity", "other", shape=(7,)).next()
+    assert not np.array_equal(other, z[:500])
+    reseeded = _blocks(Streams(4, np.arange(500)), 1, shape=(7,))[0]
+    assert not np.array_equal(reseeded, z[:500])

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from finsim.calendar import Calendar
 
@@ -78,49 +79,50 @@ class JournalEntry:
     kind: int
 
 
-#: An index shared by more columns than this is summed on its own, along its columns
-#: (``np.add.accumulate``), rather than in one vector addition per rank.
-_MAX_RANKS = 16
-
-
 @dataclass(frozen=True)
 class _Plan:
     unique: np.ndarray  # the distinct indices, sorted
     order: np.ndarray | None  # when none repeats: the columns in index order
-    ranks: list[tuple[np.ndarray, np.ndarray]]  # (places, columns) of 1st, 2nd... repeats
-    heavy: list[tuple[int, np.ndarray]]  # (place, columns) of an index shared by many
+    matrix: sparse.csr_array | None  # else row i lists index i's columns, in order
 
 
 _PLANS: dict[bytes, _Plan] = {}
 
 
-def _plan(idx: np.ndarray) -> _Plan:
-    """How to sum columns sharing an index, cached: the same index arrays (contracts'
-    payers and payees) are posted every month."""
-    key = idx.tobytes()
+def _plan(idx: np.ndarray, columns: np.ndarray, signs: np.ndarray, key: bytes) -> _Plan:
+    """How to add up the columns ``columns`` (times ``signs``) sharing an index ``idx``,
+    cached by ``key``: the same index arrays (contracts' payers and payees) come every month.
+
+    The sums are a sparse matrix product, ``matrix @ values.T``: scipy's CSR kernel adds
+    each row's entries strictly in the order they are stored (here: the columns' order)
+    for every replication alike, so a replication's sums are the same bits whatever the
+    number of rows beside it, unlike numpy's pairwise ``sum`` or a BLAS product.
+    """
     plan = _PLANS.get(key)
     if plan is None:
-        unique, inverse = np.unique(idx, return_inverse=True)
-        order = np.argsort(inverse, kind="stable")
-        sorted_places = inverse[order]
-        starts = np.flatnonzero(np.r_[True, sorted_places[1:] != sorted_places[:-1]])
-        rank = np.empty(idx.size, np.int64)
-        rank[order] = np.arange(idx.size) - np.repeat(starts, np.diff(np.r_[starts, idx.size]))
-        counts = np.bincount(inverse, minlength=unique.size)
-        light = counts[inverse] <= _MAX_RANKS
-        ranks = []
-        for r in range(int(rank[light].max(initial=-1)) + 1):
-            columns = np.flatnonzero(light & (rank == r))
-            ranks.append((inverse[columns], columns))
-        heavy = [
-            (int(place), np.flatnonzero(inverse == place))
-            for place in np.flatnonzero(counts > _MAX_RANKS)
-        ]
-        plan = _Plan(unique, order if unique.size == idx.size else None, ranks, heavy)
+        unique, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
+        if unique.size == idx.size and np.all(signs == 1.0):
+            order = np.argsort(inverse, kind="stable")
+            plan = _Plan(unique, columns[order], None)
+        else:
+            order = np.argsort(inverse, kind="stable")
+            indptr = np.r_[0, np.cumsum(counts)]
+            matrix = sparse.csr_array(
+                (signs[order], columns[order], indptr),
+                shape=(unique.size, int(columns.max(initial=-1)) + 1),
+            )
+            plan = _Plan(unique, None, matrix)
         if len(_PLANS) > 4096:
             _PLANS.clear()
         _PLANS[key] = plan
     return plan
+
+
+def _apply(plan: _Plan, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if plan.order is not None:  # nothing to add up
+        return plan.unique, values[:, plan.order]
+    assert plan.matrix is not None
+    return plan.unique, (plan.matrix @ np.ascontiguousarray(values.T)).T
 
 
 def sum_by_index(idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,15 +133,23 @@ def sum_by_index(idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
     """
     if idx.size <= 1:
         return idx, values
-    plan = _plan(idx)
-    if plan.order is not None:  # nothing to add up
-        return plan.unique, values[:, plan.order]
-    out = np.zeros((values.shape[0], plan.unique.size))
-    for places, columns in plan.ranks:  # one vector addition per rank: first, second...
-        out[:, places] += values[:, columns]
-    for place, columns in plan.heavy:  # left to right along its columns
-        out[:, place] = np.add.accumulate(values[:, columns], axis=1)[:, -1]
-    return plan.unique, out
+    columns = np.arange(idx.size)
+    plan = _plan(idx, columns, np.ones(idx.size), b"sum" + idx.tobytes())
+    return _apply(plan, values)
+
+
+def net_by_account(
+    target: np.ndarray, source: np.ndarray, amount: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each account's net change when ``amount[:, j]`` moves from ``source[j]`` to
+    ``target[j]``: (accounts, (R, m)). An account adds what it receives, in order, then
+    takes away what it pays, in order."""
+    n = target.size
+    columns = np.tile(np.arange(n), 2)
+    signs = np.repeat([1.0, -1.0], n)
+    key = b"net" + target.tobytes() + b"|" + source.tobytes()
+    plan = _plan(np.concatenate([target, source]), columns, signs, key)
+    return _apply(plan, amount)
 
 
 def scatter_add(dest: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
@@ -226,9 +236,7 @@ class Ledger:
         if src.size == 0:
             return
         # each account's change, in one pass over payees and payers together
-        accounts, change = sum_by_index(
-            np.concatenate([tgt, src]), np.concatenate([amt, -amt], axis=1)
-        )
+        accounts, change = net_by_account(tgt, src, amt)
         self.balance[:, accounts] += change
         if knd == 0:  # revenue
             self.revenue_balance[:, accounts] += change

@@ -11,7 +11,10 @@ happens differs. Realised activity in a month is
 * the **annual shock** is one lognormal draw per contract and year (mean 1),
   correlated within a system: ``z = sqrt(rho) z_system + sqrt(1 - rho) z_contract``
   with ``rho = correlation``, the system being the commissioner's;
-* the **monthly noise** is one draw per contract, point of delivery and month.
+* the **monthly noise** is one lognormal draw (mean 1) per contract, point of
+  delivery and month: the bulk of all the random numbers a run draws, so its
+  normals come from a run-long sequence per replication
+  (:meth:`finsim.random.Streams.sequence`, numpy's ziggurat).
 
 **Coding drift** (``case_mix``): a provider's reported case mix can rise each
 year by a rate (upcoding, or a change in counting and coding practice),
@@ -108,6 +111,12 @@ class Activity(Mechanism):
         self.trend_to_date = 1.0
         self.plan_to_date = 1.0
         self.annual_shock = np.ones((ctx.R, n))
+        self.expected = np.broadcast_to(self.plan, (ctx.R, *self.plan.shape))
+        self.noise = (
+            self.rng.sequence("monthly_noise", shape=self.plan.shape)
+            if config.monthly_sd > 0
+            else None
+        )
         commissioner = ctx.economy.indices([c.commissioner for c in contracts])
         system = ctx.economy.system[commissioner]
         self.systems, self.system_of = np.unique(system, return_inverse=True)
@@ -140,19 +149,26 @@ class Activity(Mechanism):
             shared = self.rng.normal("system_shock", ctx.fy, shape=(self.systems.size,))
             z = z + np.sqrt(rho) * shared[:, self.system_of]
         self.annual_shock = lognormal_mean_one(z, self.config.shock_sd) * self.config.level.at(year)
+        # the year's expected units per contract and POD before seasonality: (R, C, P)
+        self.expected = self.plan[None] * (self.trend_to_date * self.annual_shock[:, :, None])
         uplift = np.zeros(n)
         for contracts, rate in self.drifting:
             uplift[contracts] = rate.at(year)
         ctx.state["activity.case_mix_uplift"] = uplift
 
     def realise(self, ctx: Context) -> None:
-        """Draw the month's activity."""
-        monthly = self.plan * (self.trend_to_date * self.season[ctx.month - 1] / 12.0)
-        if self.config.monthly_sd > 0:
-            z = self.rng.normal("monthly_noise", ctx.t, shape=self.plan.shape)
-            realised = lognormal_mean_one(z, self.config.monthly_sd)
-            realised *= monthly
+        """Draw the month's activity: expected units x seasonality / 12 x the month's noise."""
+        month_share = self.season[ctx.month - 1] / 12.0
+        if self.noise is not None and month_share > 0:
+            # exp(sd z - sd^2 / 2 + log(share)) x expected: the share folded into the exponent
+            sd = self.config.monthly_sd
+            realised = self.noise.next()
+            realised *= sd
+            realised += np.log(month_share) - 0.5 * sd * sd
+            np.exp(realised, out=realised)
+            realised *= self.expected
         else:
-            realised = np.broadcast_to(monthly, (ctx.R, *monthly.shape)).copy()
-        realised *= self.annual_shock[:, :, None]
+            if self.noise is not None:  # a month with no activity still takes its numbers
+                self.noise.next()
+            realised = self.expected * month_share
         ctx.state["activity.realised"] = realised
