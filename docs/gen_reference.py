@@ -40,43 +40,47 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 #: The description every per-year parameter carries; the type column already says it.
 BY_YEAR_WORDS = "A number, or a mapping of financial year"
 
-#: Where each top-level key is explained in prose.
-EXPLAINED = {
-    "extends": ("the scenario format", "../scenario-format.md#extends"),
-    "scenario": ("the scenario format", "../scenario-format.md#scenario"),
-    "organisations": ("the scenario format", "../scenario-format.md#organisations"),
-    "uncertain": ("stress testing", "../stress-testing.md#declaring-uncertain-inputs"),
-    "variants": ("the scenario format", "../scenario-format.md#variants"),
+#: The prose pages that explain the top-level keys: how a link to each is worded, and its file.
+PAGES = {
+    "format": ("the scenario format", "../scenario-format.md"),
+    "stress": ("stress testing", "../stress-testing.md"),
     "allocations": ("Allocations", "../allocations.md"),
-    "tariff": (
-        "Contracts, tariff and disputes",
-        "../contracts-and-disputes.md#the-national-tariff",
-    ),
-    "activity": ("Contracts, tariff and disputes", "../contracts-and-disputes.md#activity"),
-    "contracts": (
-        "Contracts, tariff and disputes",
-        "../contracts-and-disputes.md#contracts-activity-block-and-blended",
-    ),
-    "cquin": ("Contracts, tariff and disputes", "../contracts-and-disputes.md#cquin"),
-    "disputes": (
-        "Contracts, tariff and disputes",
-        "../contracts-and-disputes.md#challenges-and-disputes",
-    ),
-    "costs": ("the scenario format", "../scenario-format.md#costs"),
-    "control_totals": (
-        "Control totals and incentive funds",
-        "../control-totals-and-incentives.md#control-totals-at-three-levels",
-    ),
-    "incentives": (
-        "Control totals and incentive funds",
-        "../control-totals-and-incentives.md#incentive-funds",
-    ),
-    "interventions": ("Interventions", "../interventions.md#the-interventions"),
-    "savings": ("Interventions", "../interventions.md#savings-programmes"),
-    "risk_share": ("Interventions", "../interventions.md#risk-share-within-a-system"),
-    "capital": ("Interventions", "../interventions.md#capital-envelopes-and-bids"),
-    "transfers": ("Allocations", "../allocations.md#dated-transfers-and-year-end-re-allocation"),
+    "contracts": ("Contracts, tariff and disputes", "../contracts-and-disputes.md"),
+    "control": ("Control totals and incentive funds", "../control-totals-and-incentives.md"),
+    "interventions": ("Interventions", "../interventions.md"),
 }
+
+#: Where each top-level key is explained in prose: the page, and the section ("" for the top).
+WHERE = {
+    "extends": ("format", "extends"),
+    "scenario": ("format", "scenario"),
+    "organisations": ("format", "organisations"),
+    "uncertain": ("stress", "declaring-uncertain-inputs"),
+    "variants": ("format", "variants"),
+    "allocations": ("allocations", ""),
+    "tariff": ("contracts", "the-national-tariff"),
+    "activity": ("contracts", "activity"),
+    "contracts": ("contracts", "contracts-activity-block-and-blended"),
+    "cquin": ("contracts", "cquin"),
+    "disputes": ("contracts", "challenges-and-disputes"),
+    "costs": ("format", "costs"),
+    "control_totals": ("control", "control-totals-at-three-levels"),
+    "incentives": ("control", "incentive-funds"),
+    "interventions": ("interventions", "the-interventions"),
+    "savings": ("interventions", "savings-programmes"),
+    "risk_share": ("interventions", "risk-share-within-a-system"),
+    "capital": ("interventions", "capital-envelopes-and-bids"),
+    "transfers": ("allocations", "dated-transfers-and-year-end-re-allocation"),
+}
+
+
+def _explained(key: str) -> tuple[str, str]:
+    """The words and the link of the page section explaining a top-level key (blank if none)."""
+    if key not in WHERE:
+        return "", ""
+    page, anchor = WHERE[key]
+    words, file = PAGES[page]
+    return words, f"{file}#{anchor}" if anchor else file
 
 
 # -- the scenario schema ----------------------------------------------------------------------
@@ -299,7 +303,7 @@ class SchemaPage:
             facts = ["required" if key in required else "optional"]
             if key in owners:
                 facts.append(f"owned by the mechanism `{owners[key].__module__}`")
-            words, link = EXPLAINED.get(key, ("", ""))
+            words, link = _explained(key)
             if link:
                 facts.append(f"explained in [{words}]({link})")
             lines += ["; ".join(facts).capitalize() + ".", ""]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,6 +168,49 @@ def test_dask_retries_a_chunk_whose_worker_died(scenario, reference, die_once):
         )
     assert die_once.exists(), "no worker was killed"
     assert_whole(res, reference)
+
+
+def run_chunk_killing_its_worker(scenario, replications, *args, **kwargs):
+    """finsim.runner.run_chunk, but the chunk holding replication 4 kills every worker that runs
+    it (outside the test run's own process)."""
+    if 4 in replications and str(os.getpid()) != os.environ.get(MAIN_PID):
+        os._exit(9)
+    return _real_run_chunk(scenario, replications, *args, **kwargs)
+
+
+@pytest.mark.parametrize("n_workers", [2, 1])
+def test_dask_stops_with_a_clear_error_when_a_chunk_keeps_killing_its_workers(
+    scenario, reference, monkeypatch, tmp_path, n_workers
+):
+    """Dask backend: a chunk whose workers die more times than the scheduler retries it stops
+    the run with RunInterrupted naming the chunk and how to resume (not dask's KilledWorker, nor,
+    when the only worker died with the scenario, its CancelledError); resuming finishes the
+    run, the same bits."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    monkeypatch.setenv(MAIN_PID, str(os.getpid()))
+    monkeypatch.setattr(finsim.runner, "run_chunk", run_chunk_killing_its_worker)
+    out = tmp_path / "run"
+    options = dict(replications=16, seed=4, chunk_size=2)
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        pytest.raises(RunInterrupted) as info,
+    ):
+        finsim.run(scenario, backend="dask", client=client, out=out, **options)
+    message = str(info.value)
+    assert message.startswith(("dask workers died", "dask cancelled"))
+    assert f"--out {out} --resume" in message
+    # the chunk named is one that did not finish (the one killing its workers, or one that
+    # was on the same worker when it died: dask cannot tell them apart)
+    first, last = (int(n) for n in re.search(r"replications (\d+) to (\d+)", message).groups())
+    assert last == first + 1 and f"{first:09d}-{last:09d}" not in os.listdir(out / "chunks")
+    monkeypatch.setattr(finsim.runner, "run_chunk", _real_run_chunk)
+    assert_whole(finsim.run(scenario, out=out, resume=True, **options), reference)
 
 
 # -- full and read-only disks -------------------------------------------------------------------

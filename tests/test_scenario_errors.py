@@ -422,6 +422,22 @@ def test_a_growth_rate_need_not_be_given_for_the_first_year(write_yaml):
     finsim.load_scenario(write_yaml(text))
 
 
+def test_a_growth_rate_below_minus_100_percent(write_yaml):
+    """A growth rate, uplift or inflation below -1 (-100%) would make activity, allocations or
+    costs negative: refused, naming the field and the year; -1 itself (down to zero) is fine."""
+    text = edit("    2017/18: 0.0\n    2018/19: 0.03\n  shock_sd", "    2018/19: -1.5\n  shock_sd")
+    text = edit("  cost_uplift: 0.021\n", "  cost_uplift: -1.01\n", text)
+    problems = problems_of(write_yaml(text))
+    by_path = {p.path: p for p in problems}
+    assert set(by_path) == {"activity.growth.2018/19", "tariff.cost_uplift"}
+    assert all("expected a number >= -1" in p.message for p in problems)
+    assert "-1.5" in by_path["activity.growth.2018/19"].message
+    assert by_path["activity.growth.2018/19"].line == line_of(text, "2018/19: -1.5")
+    assert by_path["tariff.cost_uplift"].line == line_of(text, "cost_uplift: -1.01")
+    text = edit("    2017/18: 0.0\n    2018/19: 0.03\n  shock_sd", "    2018/19: -1\n  shock_sd")
+    finsim.load_scenario(write_yaml(text))
+
+
 def test_duplicate_yaml_keys(write_yaml):
     """A key written twice is an error on the second, naming the line of the first."""
     text = edit("  years: 2\n", "  years: 2\n  years: 3\n")

@@ -291,6 +291,68 @@ def test_a_tampered_manifest_is_a_clear_error(saved_run, manifest):
         load(saved_run)
 
 
+def forbid_listing_chunks(monkeypatch) -> None:
+    """Make listing a run's chunks fail the test (rather than exhaust memory)."""
+    import finsim.runner
+
+    def no_chunks(*args):
+        raise AssertionError("the chunks of a tampered manifest were listed")
+
+    monkeypatch.setattr(finsim.runner, "chunks_of", no_chunks)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("replications", 10**11),
+        ("replications", 1e11),
+        ("replications", 0),
+        ("replications", True),
+        ("seed", "2"),
+        ("seed", -1),
+        ("chunk_size", 0),
+        ("chunk_size", 2.5),
+        ("source", None),
+        ("keep_flows", "yes"),
+    ],
+)
+def test_a_manifest_with_impossible_numbers_is_a_clear_error(saved_run, monkeypatch, field, value):
+    """A manifest saying 10^11 replications (or a seed that is not a whole number, a chunk
+    size of 0...) is refused naming the file and the field, before a chunk is listed: it
+    cannot exhaust memory."""
+    forbid_listing_chunks(monkeypatch)
+    manifest = json.loads((saved_run / "manifest.json").read_text())
+    manifest[field] = value
+    (saved_run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ResultsError, match=f"manifest.json: .*field '{field}': expected"):
+        load(saved_run)
+
+
+def test_a_manifest_asking_for_more_chunks_than_are_there_lists_none(saved_run, monkeypatch):
+    """A manifest saying 10^9 replications in chunks of one, over a folder of four chunks, is an
+    unfinished run: counted, not listed (a billion chunks would not fit in memory)."""
+    forbid_listing_chunks(monkeypatch)
+    manifest = json.loads((saved_run / "manifest.json").read_text())
+    manifest.update(replications=10**9, chunk_size=1)
+    (saved_run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ResultsError, match=r"unfinished \(0 of 1,000,000,000 chunks\)"):
+        load(saved_run)
+
+
+def test_the_command_line_reports_a_tampered_manifest_in_one_line(saved_run, monkeypatch, capsys):
+    """finsim report on a folder whose manifest says 10^11 replications: exit status 2 and one
+    line naming the manifest and the field."""
+    forbid_listing_chunks(monkeypatch)
+    manifest = json.loads((saved_run / "manifest.json").read_text())
+    manifest["replications"] = 10**11
+    (saved_run / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["report", str(saved_run), "--scenario", str(EXAMPLE)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("finsim: ") and len(err.strip().splitlines()) == 1
+    assert str(saved_run / "manifest.json") in err and "'replications'" in err
+    assert "got 100000000000" in err
+
+
 def test_a_manifest_naming_paths_elsewhere_reads_nothing_from_there(saved_run, tmp_path):
     """Paths in a manifest (chunk names, a traversal in 'source') are never followed to
     read results from elsewhere: chunks are only the folders under chunks/."""

@@ -126,10 +126,13 @@ class Engine:
 
     def run(self) -> ChunkOutput:
         """Run every month of every year; return the chunk's output."""
-        self.env.process(self._calendar())
+        # the mechanisms' processes start first, so each is already waiting on its first
+        # phase when the calendar opens month 0: an action dated M1 of the first year is
+        # reached (started after the calendar, they would first wait once month 0 had passed)
         for mechanism in self.mechanisms:
             for process in mechanism.processes(self.ctx):
                 self.env.process(process)
+        self.env.process(self._calendar())
         self.env.run()
         stranded = sorted(self.ctx._phase_events)
         if stranded:

@@ -138,6 +138,14 @@ def _table_html(
     return body
 
 
+def _section(title: str, frame: pd.DataFrame, about: str, none: str) -> list[str]:
+    """A report section: its heading, then the table with what it shows, or, for an empty
+    table, a paragraph saying there is none."""
+    if not len(frame):
+        return [f"<h2>{title}</h2>", f"<p>{none}</p>"]
+    return [f"<h2>{title}</h2>", f"<p>{about}</p>", _table_html(frame)]
+
+
 # -- charts --------------------------------------------------------------------------------
 def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
@@ -365,29 +373,20 @@ def report_html(
         f"<p>£m, {_e(what)}.</p>",
         _table_html(surplus_table(results)),
     ]
-    parts.append("<h2>Control totals</h2>")
-    targets = control_total_table(results)
-    if len(targets):
-        parts += [
-            "<p>Control total (£m, measured before incentive funding): probability of "
-            "meeting it.</p>",
-            _table_html(targets),
-        ]
-    else:
-        parts.append("<p>The scenario sets no control totals.</p>")
-    parts.append("<h2>Who subsidises whom</h2>")
-    subsidies = subsidy_table(results)
-    if len(subsidies):
-        parts += [
-            "<p>Mean net money received (+) or given (−), £m, through top slices, risk "
-            "shares, re-allocations and extra surpluses asked.</p>",
-            _table_html(subsidies),
-        ]
-    else:
-        parts.append(
-            "<p>No money moved between bodies through top slices, risk shares, "
-            "re-allocations or extra surpluses.</p>"
-        )
+    parts += _section(
+        "Control totals",
+        control_total_table(results),
+        "Control total (£m, measured before incentive funding): probability of meeting it.",
+        none="The scenario sets no control totals.",
+    )
+    parts += _section(
+        "Who subsidises whom",
+        subsidy_table(results),
+        "Mean net money received (+) or given (−), £m, through top slices, risk shares, "
+        "re-allocations and extra surpluses asked.",
+        none="No money moved between bodies through top slices, risk shares, re-allocations "
+        "or extra surpluses.",
+    )
     if stress is not None:
         parts.append(_stress_html(stress))
     if sensitivity is not None:
@@ -427,10 +426,59 @@ def load_results(directory: str | Path, scenario: Scenario | None = None) -> Res
     return load_run(directory, scenario)[1]
 
 
+#: The most replications a saved run can hold: chunk folders are named by their first and
+#: last replication in nine digits (``finsim.store.CHUNK_NAME``).
+MAX_SAVED_REPLICATIONS = 10**9
+
+
+def _checked_manifest(path: Path, manifest: Any) -> tuple[str, int, int, int]:
+    """The source, replications, seed and chunk size a saved run's manifest records, each
+    checked: a manifest edited by hand (or tampered with) gets an error naming the field,
+    never a run of 10^11 replications or a list of that many chunks."""
+    if not isinstance(manifest, dict):
+        raise ResultsError(f"{path}: not a finsim manifest (expected a JSON object)")
+
+    def bad(key: str, expected: str) -> ResultsError:
+        shown = repr(manifest[key]) if key in manifest else "nothing"
+        if len(shown) > 40:
+            shown = shown[:37] + "..."
+        return ResultsError(
+            f"{path}: cannot read the manifest: field '{key}': expected {expected}, got {shown}"
+        )
+
+    def whole(key: str, low: int, high: int | None = None) -> int:
+        value = manifest.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value >= low and (high is None or value <= high):
+                return value
+        span = f"from {low} to {high:,}" if high is not None else f">= {low}"
+        raise bad(key, f"a whole number {span}")
+
+    if not isinstance(manifest.get("source"), str):
+        raise bad("source", "the path of the scenario file (text)")
+    replications = whole("replications", 1, MAX_SAVED_REPLICATIONS)
+    seed = whole("seed", 0)
+    chunk = whole("chunk_size", 1, MAX_SAVED_REPLICATIONS)
+    if manifest.get("variant") is not None and not isinstance(manifest["variant"], str):
+        raise bad("variant", "a variant's name (text)")
+    for key in ("antithetic", "keep_monthly", "keep_tables", "keep_flows", "keep_positions"):
+        if key in manifest and not isinstance(manifest[key], bool):
+            raise bad(key, "true or false")
+    return manifest["source"], replications, seed, chunk
+
+
+def _fits(name: str, replications: int, chunk: int) -> bool:
+    """Whether a chunk folder's name is one of the chunks of ``replications`` cut by ``chunk``."""
+    first, last = (int(part) for part in name.split("-"))
+    return (
+        first % chunk == 0 and first < replications and last == min(first + chunk, replications) - 1
+    )
+
+
 def load_run(directory: str | Path, scenario: Scenario | None = None) -> tuple[Scenario, Results]:
     """The scenario (with the run's variant) and the Results of a saved run: see
     :func:`load_results`."""
-    from finsim.runner import chunks_of, run
+    from finsim.runner import run
     from finsim.scenario import load_scenario
     from finsim.store import MANIFEST, ChunkStore
 
@@ -445,11 +493,9 @@ def load_run(directory: str | Path, scenario: Scenario | None = None) -> tuple[S
         )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        source = str(manifest["source"])
-        replications, seed = int(manifest["replications"]), int(manifest["seed"])
-        chunk = int(manifest["chunk_size"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         raise ResultsError(f"{path}: cannot read the manifest ({exc})") from None
+    source, replications, seed, chunk = _checked_manifest(path, manifest)
     if scenario is None:
         if not Path(source).is_file():
             raise ResultsError(
@@ -458,12 +504,14 @@ def load_run(directory: str | Path, scenario: Scenario | None = None) -> tuple[S
             )
         scenario = load_scenario(source)
     scenario = scenario.with_variant(str(manifest.get("variant") or scenario.variant))
-    expected = {ChunkStore.name(t) for t in chunks_of(replications, chunk)}
+    # counted, not listed: the chunks the manifest asks for are only listed (by ``run``
+    # below) once every one of them is there as a folder
+    n_chunks = -(-replications // chunk)
     done = ChunkStore(folder, manifest).done()
-    if not expected <= done:
-        finished = len(expected & done)
+    finished = sum(_fits(name, replications, chunk) for name in done)
+    if finished < n_chunks:
         raise ResultsError(
-            f"{folder}: the run is unfinished ({finished:,} of {len(expected):,} chunks); "
+            f"{folder}: the run is unfinished ({finished:,} of {n_chunks:,} chunks); "
             f"finish it with: finsim run {source} --replications {replications} --seed {seed}"
             + (f" --variant {scenario.variant}" if manifest.get("variant") != "baseline" else "")
             + f" --chunk-size {chunk} --out {folder} --resume"

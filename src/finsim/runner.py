@@ -7,11 +7,12 @@ result whatever the chunk size, the number of workers or the backend.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 
 from finsim.economy import Economy
 from finsim.engine import ChunkOutput, Engine, RunOptions, prepare
-from finsim.errors import ScenarioError
+from finsim.errors import RunInterrupted, ScenarioError
 from finsim.results import Results, position_arrays
 from finsim.scenario.loader import Scenario
 from finsim.summaries import POSITIONS_MAX_REPLICATIONS, SummaryAccumulator
@@ -331,8 +332,6 @@ def _execute(
         elif backend == "processes":
             from concurrent.futures.process import BrokenProcessPool
 
-            from finsim.errors import RunInterrupted
-
             n_workers = min(workers or os.cpu_count() or 1, len(tasks))
             queue = iter(tasks)
             n_done = 0
@@ -354,23 +353,28 @@ def _execute(
             except BrokenProcessPool:
                 # a worker was killed (by the system when out of memory, or by hand): what
                 # finished is in the results folder, if there is one, and resuming runs the rest
-                where = (
-                    f"the {n_done:,} finished are saved in {store.directory}: finish the run "
-                    f"with resume=True (finsim run ... --out {store.directory} --resume)"
-                    if store is not None
-                    else "nothing was saved: run with out=DIR (finsim run ... --out DIR) to keep "
-                    "finished chunks, and resume=True (--resume) to finish after a failure"
-                )
-                raise RunInterrupted(
-                    f"a worker process died (killed, or out of memory?) after {n_done:,} of "
-                    f"{len(tasks):,} chunks; {where}"
+                raise _interrupted(
+                    "a worker process died (killed, or out of memory?)", n_done, len(tasks), store
                 ) from None
         else:
-            _dask(scenario, tasks, seed, options, workers, client, finished)
+            _dask(scenario, tasks, seed, options, workers, client, finished, store)
     finally:
         bar.close()
     outputs.sort(key=lambda c: int(c.replications[0]))
     return outputs
+
+
+def _interrupted(what: str, n_done: int, n_tasks: int, store: Any) -> RunInterrupted:
+    """The error of a run stopped by a dead worker: what finished is in the results folder,
+    if there is one, and resuming runs the rest."""
+    where = (
+        f"the {n_done:,} finished are saved in {store.directory}: finish the run "
+        f"with resume=True (finsim run ... --out {store.directory} --resume)"
+        if store is not None
+        else "nothing was saved: run with out=DIR (finsim run ... --out DIR) to keep "
+        "finished chunks, and resume=True (--resume) to finish after a failure"
+    )
+    return RunInterrupted(f"{what} after {n_done:,} of {n_tasks:,} chunks; {where}")
 
 
 def _dask(
@@ -381,9 +385,10 @@ def _dask(
     workers: int | None,
     client: Any,
     finished: Any,
+    store: Any = None,
 ) -> None:
     try:
-        from distributed import Client
+        from distributed import Client, KilledWorker
         from distributed import as_completed as dask_completed
     except ImportError:
         raise _option(
@@ -405,14 +410,42 @@ def _dask(
         n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
         queue = iter(tasks)
 
+        in_flight: dict[Any, tuple[Any, np.ndarray]] = {}  # future and replications, by key
+        n_done = 0
+
         def submit(reps: np.ndarray) -> Any:
-            return client.submit(run_chunk, shared, reps, seed, options, pure=False)
+            future = client.submit(run_chunk, shared, reps, seed, options, pure=False)
+            in_flight[future.key] = (future, reps)
+            return future
 
         running = dask_completed(
             [submit(reps) for reps in itertools.islice(queue, IN_FLIGHT_PER_WORKER * n_workers)]
         )
         for future in running:
-            finished(future.result())
+            try:
+                chunk = future.result()
+            except (KilledWorker, CancelledError) as exc:
+                reps = in_flight.pop(future.key)[1]
+                with contextlib.suppress(Exception):  # best effort: the client may be closed
+                    client.cancel([f for f, _ in in_flight.values()])
+                which = f"the chunk of replications {int(reps[0]):,} to {int(reps[-1]):,}"
+                raise _interrupted(
+                    # the workers running the chunk died more times than the scheduler retries
+                    # a task (killed, or out of memory), or the only workers holding the
+                    # scenario died (it cannot be computed again: cancelled)
+                    f"dask workers died (killed, or out of memory?) running {which}, more "
+                    "times than the scheduler retries a chunk (distributed.scheduler."
+                    "allowed-failures),"
+                    if isinstance(exc, KilledWorker)
+                    else f"dask cancelled {which} (its workers died, taking the scenario sent "
+                    "to them, or the client was closed?)",
+                    n_done,
+                    len(tasks),
+                    store,
+                ) from None
+            finished(chunk)
+            n_done += 1
+            del in_flight[future.key]
             future.release()
             for reps in itertools.islice(queue, 1):
                 running.add(submit(reps))

@@ -179,6 +179,10 @@ class NonNegativeByYear(ByYear):
 
 class Growth(ByYear):
     """A rate applied *into* each year from the second simulated year on (uplifts, growth,
-    inflation, efficiency): it need not be given for the first simulated year."""
+    inflation, efficiency): it need not be given for the first simulated year.
 
+    A rate cannot be below -1 (-100%, which takes a value to zero): below, money, activity
+    and populations would turn negative."""
+
+    minimum = -1.0
     from_second_year = True
