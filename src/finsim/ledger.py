@@ -210,7 +210,8 @@ class Ledger:
         # worked out once, as one row, and added to every replication's accounts
         rows = self.R if amt.ndim == 2 and amt.shape[0] != 1 else 1
         amt = np.broadcast_to(amt, (rows, n))
-        if not np.isfinite(amt).all():
+        # one sum finds any inf or nan (and a sum past 1e308 GBP m is no less an error)
+        if not np.isfinite(np.sum(amt)):
             raise ConservationError(f"a non-finite amount was posted as '{category}'")
         try:
             cat = CATEGORIES.index(category)
@@ -230,7 +231,11 @@ class Ledger:
         prior_year = booked < now_fy and not self.calendar.is_open(booked, self.now)
         if prior_year:
             booked = now_fy
-        keep = (src != tgt) & np.any(amt != 0.0, axis=0)
+        # columns moving nothing are dropped; most postings have none, seen from one row
+        moves = amt[0] != 0.0
+        if not moves.all():
+            moves = np.any(amt != 0.0, axis=0)
+        keep = (src != tgt) & moves
         if not keep.all():
             src, tgt, amt = src[keep], tgt[keep], amt[:, keep]
         if src.size == 0:
