@@ -72,15 +72,16 @@ class ExactSum:
 
     def add(self, values: np.ndarray) -> None:
         """Add ``values`` shaped ``(R, *shape)`` (NaN not allowed: mask it to zero first)."""
-        units = np.floor(np.ldexp(values, _SCALE_BITS))  # exact: a power of two
-        if units.size and not np.all(np.abs(units) < _LIMIT):
+        units = np.ldexp(values, _SCALE_BITS)  # exact: a power of two
+        np.floor(units, out=units)
+        if units.size and not np.abs(units).max() < _LIMIT:  # (a NaN fails this too)
             raise ResultsError(
                 "a value too large (or not finite) to summarise: more than 4e9 GBP m in one cell"
             )
-        high = np.floor(np.ldexp(units, -_LOW_BITS))
-        low = units - np.ldexp(high, _LOW_BITS)  # exact, in [0, 2^20)
-        self.high += high.astype(np.int64).sum(axis=0)
-        self.low += low.astype(np.int64).sum(axis=0)
+        whole = units.astype(np.int64)  # exact below 2^62
+        # high * 2^20 + low with 0 <= low < 2^20: an arithmetic shift floors, as it should
+        self.high += (whole >> _LOW_BITS).sum(axis=0)
+        self.low += (whole & (2**_LOW_BITS - 1)).sum(axis=0)
 
     def total(self) -> np.ndarray:
         """The sum as floats (one rounding of an exact whole number of units)."""
