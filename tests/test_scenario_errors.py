@@ -591,3 +591,18 @@ def test_a_variant_cannot_be_called_baseline(write_yaml):
         p.path == "variants.baseline" and "call this variant something else" in p.message
         for p in problems
     )
+
+
+def test_an_efficiency_factor_that_would_make_prices_negative(write_yaml):
+    """Uplift and efficiency each within limits, but together below -100%: refused, naming
+    the year; exactly -100% (prices fall to zero) is accepted."""
+    text = edit(
+        "  cost_uplift: 0.021\n  efficiency: 0.02\n", "  cost_uplift: -0.5\n  efficiency: 0.6\n"
+    )
+    p = only(problems_of(write_yaml(text)))
+    assert p.path == "tariff.efficiency"
+    assert "2018/19" in p.message and "expected uplift - efficiency >= -1" in p.message
+    text = edit(
+        "  cost_uplift: 0.021\n  efficiency: 0.02\n", "  cost_uplift: -0.5\n  efficiency: 0.5\n"
+    )
+    finsim.load_scenario(write_yaml(text))

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from pydantic import Field
 
+from finsim.calendar import fy_label
 from finsim.errors import did_you_mean
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
@@ -117,6 +118,17 @@ class Tariff(Mechanism):
         for path, pod in rules:
             if pod not in pods:
                 refs.add(path, f"unknown point of delivery '{pod}'", did_you_mean(pod, pods))
+        # prices move by 1 + uplift - efficiency: below zero, they would turn negative
+        for year in range(refs.start_year + 1, refs.start_year + refs.n_years):
+            net = config.cost_uplift.at(year) - config.efficiency.at(year)
+            if net < -1.0:
+                refs.add(
+                    ("tariff", "efficiency"),
+                    f"in {fy_label(year)} the efficiency factor ({config.efficiency.at(year):g}) "
+                    f"less the cost uplift ({config.cost_uplift.at(year):g}) is more than 100%: "
+                    "prices would turn negative; expected uplift - efficiency >= -1",
+                )
+                break
 
     def phases(self) -> Mapping[str, Callable[[Context], None]]:
         return {"year_start": self.set_prices}
