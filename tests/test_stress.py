@@ -360,3 +360,26 @@ def test_large_runs_keep_totals_not_flows_and_positions_are_the_same():
     with pytest.raises(ResultsError, match="keep_flows=True"):
         _ = compact.flows
     assert "flows" not in compact.tables()
+
+
+def test_a_range_whose_end_makes_the_scenario_invalid_is_refused_before_any_run(monkeypatch):
+    """A delivery rate's mean must be a share: a range reaching below 0 is refused up front,
+    naming the uncertain input, the end and the field's own complaint; nothing runs."""
+    doc = finsim.load_scenario(REGIONAL, variant="rapid_savings").to_data()
+    doc.pop("variants", None)
+    doc["uncertain"] = [
+        {"path": "interventions.rapid_savings.delivery.mean", "low": -0.5, "high": 0.9}
+    ]
+    sc = finsim.Scenario.from_dict(doc)  # the range itself is well formed
+    ran = []
+    monkeypatch.setattr(sys.modules["finsim.sensitivity"], "run", lambda *a, **k: ran.append(1))
+    with pytest.raises(finsim.ScenarioError) as info:
+        finsim.sensitivity(sc, samples=4, replications=10)
+    (problem,) = info.value.problems
+    assert problem.path == "uncertain[0].low"
+    assert "-0.5 (the low end of its range)" in problem.message
+    assert "interventions.rapid_savings.delivery.mean" in problem.message
+    assert not ran
+    with pytest.raises(finsim.ScenarioError) as info:
+        finsim.sensitivity(sc, {"interventions.rapid_savings.delivery.mean": (0.3, 1.5)}, samples=4)
+    assert info.value.problems[0].path.endswith(".high")

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 from scipy.stats import qmc
 
-from finsim.errors import ScenarioError
+from finsim.errors import Problem, ScenarioError
 from finsim.results import Results
 from finsim.runner import run
 from finsim.scenario.loader import Scenario
@@ -86,6 +86,32 @@ def set_path(document: dict[str, Any], path: str, value: float) -> dict[str, Any
         )
     node[last] = float(value)
     return out
+
+
+def _check_ranges(scenario: Scenario, inputs: Mapping[str, tuple[float, float]]) -> None:
+    """Refuse, before any run, a range whose end makes the scenario invalid (a growth rate
+    below -100%, a share above 1...): better than failing at a sample point half way."""
+    base = scenario.to_data()
+    base.pop("variants", None)
+    declared = [u.path for u in getattr(scenario.model, "uncertain", None) or []]
+    problems = []
+    for name, (low, high) in inputs.items():
+        where = f"uncertain[{declared.index(name)}]" if name in declared else f"inputs[{name!r}]"
+        for end, value in (("low", low), ("high", high)):
+            try:
+                Scenario.from_dict(set_path(base, name, value), source=scenario.source)
+            except ScenarioError as error:
+                reasons = "; ".join(f"{p.path}: {p.message}" for p in error.problems)
+                problems.append(
+                    Problem(
+                        f"{where}.{end}",
+                        f"{name} = {value:g} (the {end} end of its range) makes the scenario "
+                        f"invalid: {reasons}",
+                        scenario.source,
+                    )
+                )
+    if problems:
+        raise ScenarioError(problems)
 
 
 def model_function(
@@ -189,6 +215,7 @@ def sensitivity(
         raise ScenarioError.single(
             "method", f"expected 'lhs' or 'sobol', got {method!r}", "(options)"
         )
+    _check_ranges(scenario, inputs)
     points = qmc.scale(unit, low, high) if np.all(high > low) else low + unit * (high - low)
     f = model_function(scenario, outcomes, replications=replications, seed=seed, **options)
     rows = []
