@@ -5,7 +5,7 @@
     python docs/refresh_outputs.py --check              # list the pages that would change
 
 A page's ```python blocks run in order in one namespace from the repository root, as
-``tests/test_docs.py`` runs them. When the next fenced block after a Python block is a
+``tests/test_docs.py`` runs them, each page in its own process. When the next fenced block after a Python block is a
 ```text (or ```console, not of shell commands) block with only blank lines between,
 that block is the Python block's output, and is replaced by what the block printed. Run it after a change that moves
 figures (a new random stream, a fixed mechanism), then read ``git diff docs/``: the prose
@@ -19,6 +19,7 @@ import contextlib
 import io
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -89,6 +90,13 @@ def main() -> int:
     os.chdir(ROOT)
     os.environ.setdefault("MPLBACKEND", "Agg")
     pages = [p.resolve() for p in args.pages] or sorted(DOCS.rglob("*.md"))
+    if len(pages) > 1:  # each page in a fresh process: what one registers must not leak
+        flags = ["--check"] if args.check else []
+        codes = [
+            subprocess.run([sys.executable, __file__, *flags, str(page)], check=False).returncode
+            for page in pages
+        ]
+        return max(codes)
     stale = []
     for page in pages:
         before = page.read_text(encoding="utf-8")
