@@ -231,3 +231,33 @@ def test_monthly_year_to_date_at_m12_is_the_years_surplus(scenario):
 def test_monthly_positions_are_optional(scenario):
     """keep_monthly=False keeps no month-end positions."""
     assert finsim.run(scenario, replications=2, keep_monthly=False).monthly is None
+
+
+def test_a_finished_chunk_leaves_no_engine_behind(scenario, monkeypatch):
+    """Mechanisms publish callables into the state they hold: reference cycles. Once a chunk
+    is done the engine lets go of them, so they are freed at once, not left (with their
+    arrays) for Python's occasional full collection, which let a long serial run's memory
+    grow chunk by chunk (2.1 GB for 10,000 England replications, 1.1 GB now)."""
+    import gc
+    import weakref
+
+    from finsim import runner
+    from finsim.mechanisms.base import Mechanism
+
+    made: list[weakref.ref] = []
+    start = Mechanism.__init__
+
+    def recorded(self, *args, **kwargs):
+        start(self, *args, **kwargs)
+        made.append(weakref.ref(self))
+
+    monkeypatch.setattr(Mechanism, "__init__", recorded)
+    gc.collect()
+    gc.disable()  # nothing but reference counts may free them
+    try:
+        output = runner.run_chunk(scenario, np.arange(3), 1)
+        alive = [type(ref()).__name__ for ref in made if ref() is not None]
+    finally:
+        gc.enable()
+    assert made and not alive
+    assert output.replications.tolist() == [0, 1, 2]

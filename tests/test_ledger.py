@@ -137,3 +137,26 @@ def test_conservation_check_catches_accumulators_that_disagree():
     ledger.balance[0, 3] += 1.0
     with pytest.raises(ConservationError, match="account"):
         ledger.check_conservation("2018/19 year end")
+
+
+def test_the_plan_cache_stays_within_its_budget(monkeypatch):
+    """Index arrays seen once (a year end's flow table) are let go, least recently used
+    first, so the cache holds at most its budget however many chunks a run has; plans in
+    use survive and give the same sums."""
+    from finsim import ledger
+
+    monkeypatch.setattr(ledger, "PLAN_CACHE_BYTES", 200_000)
+    monkeypatch.setattr(ledger, "_PLANS", type(ledger._PLANS)())
+    monkeypatch.setattr(ledger, "_PLANS_BYTES", [0])
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((3, 2000))
+    hot = rng.integers(0, 50, 2000)
+    expected = sum_by_index(hot, values)
+    for k in range(60):  # each a new index array: about 56 KB of plan and key
+        sum_by_index(rng.integers(0, 500, 2000), values)
+        assert ledger._PLANS_BYTES[0] <= 200_000
+        if k % 2 == 0:  # the hot plan is used every other time: never the oldest
+            unique, sums = sum_by_index(hot, values)
+            assert np.array_equal(unique, expected[0]) and np.array_equal(sums, expected[1])
+    assert hot.tobytes() in {key[3:] for key in ledger._PLANS}
+    assert len(ledger._PLANS) < 61

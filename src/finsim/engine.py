@@ -141,7 +141,18 @@ class Engine:
                 f"a mechanism process is still waiting for phase {phase!r} of month {tick}, "
                 "which never came (a month outside the run, or a phase of this month already passed)"
             )
-        return self._output()
+        output = self._output()
+        self._release()
+        return output
+
+    def _release(self) -> None:
+        """Let go of the chunk's state at once. Mechanisms publish callables into the shared
+        state (which they also hold) and handlers are their bound methods: reference cycles
+        that would keep every array of the chunk (hundreds of MB for England) alive until
+        Python's next full collection, so a long run's memory would grow chunk by chunk."""
+        self.ctx.state.clear()
+        self.handlers.clear()
+        self.mechanisms.clear()
 
     def _calendar(self) -> Generator[simpy.Event, Any, None]:
         calendar = self.economy.calendar

@@ -23,6 +23,8 @@ journal of every posting is kept as well when asked (small R, readable traces).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,7 +88,22 @@ class _Plan:
     matrix: sparse.csr_array | None  # else row i lists index i's columns, in order
 
 
-_PLANS: dict[bytes, _Plan] = {}
+#: Plans by key, least recently used first, within a memory budget: the contracts' plans
+#: are used every month, while a year end's flow table makes plans that one chunk uses once.
+_PLANS: OrderedDict[bytes, tuple[_Plan, int]] = OrderedDict()
+_PLANS_BYTES = [0]
+PLAN_CACHE_BYTES = 64 * 2**20
+_PLANS_LOCK = threading.Lock()
+
+
+def _size(plan: _Plan) -> int:
+    size = plan.unique.nbytes
+    if plan.order is not None:
+        size += plan.order.nbytes
+    if plan.matrix is not None:
+        m = plan.matrix
+        size += m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
+    return size
 
 
 def _plan(idx: np.ndarray, columns: np.ndarray, signs: np.ndarray, key: bytes) -> _Plan:
@@ -98,23 +115,31 @@ def _plan(idx: np.ndarray, columns: np.ndarray, signs: np.ndarray, key: bytes) -
     for every replication alike, so a replication's sums are the same bits whatever the
     number of rows beside it, unlike numpy's pairwise ``sum`` or a BLAS product.
     """
-    plan = _PLANS.get(key)
-    if plan is None:
-        unique, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
-        if unique.size == idx.size and np.all(signs == 1.0):
-            order = np.argsort(inverse, kind="stable")
-            plan = _Plan(unique, columns[order], None)
-        else:
-            order = np.argsort(inverse, kind="stable")
-            indptr = np.r_[0, np.cumsum(counts)]
-            matrix = sparse.csr_array(
-                (signs[order], columns[order], indptr),
-                shape=(unique.size, int(columns.max(initial=-1)) + 1),
-            )
-            plan = _Plan(unique, None, matrix)
-        if len(_PLANS) > 4096:
-            _PLANS.clear()
-        _PLANS[key] = plan
+    with _PLANS_LOCK:  # a Dask worker may run chunks in several threads
+        cached = _PLANS.get(key)
+        if cached is not None:
+            _PLANS.move_to_end(key)
+            return cached[0]
+    unique, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
+    if unique.size == idx.size and np.all(signs == 1.0):
+        order = np.argsort(inverse, kind="stable")
+        plan = _Plan(unique, columns[order], None)
+    else:
+        order = np.argsort(inverse, kind="stable")
+        indptr = np.r_[0, np.cumsum(counts)]
+        matrix = sparse.csr_array(
+            (signs[order], columns[order], indptr),
+            shape=(unique.size, int(columns.max(initial=-1)) + 1),
+        )
+        plan = _Plan(unique, None, matrix)
+    size = _size(plan) + len(key)
+    with _PLANS_LOCK:
+        if key not in _PLANS:
+            _PLANS[key] = (plan, size)
+            _PLANS_BYTES[0] += size
+        while _PLANS_BYTES[0] > PLAN_CACHE_BYTES and len(_PLANS) > 1:
+            _, (_, freed) = _PLANS.popitem(last=False)
+            _PLANS_BYTES[0] -= freed
     return plan
 
 
