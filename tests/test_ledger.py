@@ -145,18 +145,17 @@ def test_the_plan_cache_stays_within_its_budget(monkeypatch):
     use survive and give the same sums."""
     from finsim import ledger
 
-    monkeypatch.setattr(ledger, "PLAN_CACHE_BYTES", 200_000)
-    monkeypatch.setattr(ledger, "_PLANS", type(ledger._PLANS)())
-    monkeypatch.setattr(ledger, "_PLANS_BYTES", [0])
+    cache = ledger._PlanCache(budget=200_000)
+    monkeypatch.setattr(ledger, "_PLANS", cache)
     rng = np.random.default_rng(0)
     values = rng.standard_normal((3, 2000))
     hot = rng.integers(0, 50, 2000)
     expected = sum_by_index(hot, values)
     for k in range(60):  # each a new index array: about 56 KB of plan and key
         sum_by_index(rng.integers(0, 500, 2000), values)
-        assert ledger._PLANS_BYTES[0] <= 200_000
+        assert cache.nbytes <= 200_000
         if k % 2 == 0:  # the hot plan is used every other time: never the oldest
             unique, sums = sum_by_index(hot, values)
             assert np.array_equal(unique, expected[0]) and np.array_equal(sums, expected[1])
-    assert hot.tobytes() in {key[3:] for key in ledger._PLANS}
-    assert len(ledger._PLANS) < 61
+    assert b"sum" + hot.tobytes() in cache.keys()
+    assert len(cache) < 61

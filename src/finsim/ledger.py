@@ -88,12 +88,40 @@ class _Plan:
     matrix: sparse.csr_array | None  # else row i lists index i's columns, in order
 
 
-#: Plans by key, least recently used first, within a memory budget: the contracts' plans
-#: are used every month, while a year end's flow table makes plans that one chunk uses once.
-_PLANS: OrderedDict[bytes, tuple[_Plan, int]] = OrderedDict()
-_PLANS_BYTES = [0]
-PLAN_CACHE_BYTES = 64 * 2**20
-_PLANS_LOCK = threading.Lock()
+class _PlanCache:
+    """Plans by key, least recently used first, within a memory budget: the contracts' plans
+    are used every month, while a year end's flow table makes plans one chunk uses once.
+    Locked, because a Dask worker may run chunks in several threads."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.nbytes = 0
+        self._plans: OrderedDict[bytes, tuple[_Plan, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def keys(self) -> list[bytes]:
+        return list(self._plans)
+
+    def get(self, key: bytes) -> _Plan | None:
+        with self._lock:
+            cached = self._plans.get(key)
+            if cached is None:
+                return None
+            self._plans.move_to_end(key)
+            return cached[0]
+
+    def put(self, key: bytes, plan: _Plan) -> None:
+        size = _size(plan) + len(key)
+        with self._lock:
+            if key not in self._plans:
+                self._plans[key] = (plan, size)
+                self.nbytes += size
+            while self.nbytes > self.budget and len(self._plans) > 1:
+                _, (_, freed) = self._plans.popitem(last=False)
+                self.nbytes -= freed
 
 
 def _size(plan: _Plan) -> int:
@@ -106,6 +134,9 @@ def _size(plan: _Plan) -> int:
     return size
 
 
+_PLANS = _PlanCache(budget=64 * 2**20)
+
+
 def _plan(idx: np.ndarray, columns: np.ndarray, signs: np.ndarray, key: bytes) -> _Plan:
     """How to add up the columns ``columns`` (times ``signs``) sharing an index ``idx``,
     cached by ``key``: the same index arrays (contracts' payers and payees) come every month.
@@ -115,31 +146,21 @@ def _plan(idx: np.ndarray, columns: np.ndarray, signs: np.ndarray, key: bytes) -
     for every replication alike, so a replication's sums are the same bits whatever the
     number of rows beside it, unlike numpy's pairwise ``sum`` or a BLAS product.
     """
-    with _PLANS_LOCK:  # a Dask worker may run chunks in several threads
-        cached = _PLANS.get(key)
-        if cached is not None:
-            _PLANS.move_to_end(key)
-            return cached[0]
+    cached = _PLANS.get(key)
+    if cached is not None:
+        return cached
     unique, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
     if unique.size == idx.size and np.all(signs == 1.0):
-        order = np.argsort(inverse, kind="stable")
         plan = _Plan(unique, columns[order], None)
     else:
-        order = np.argsort(inverse, kind="stable")
         indptr = np.r_[0, np.cumsum(counts)]
         matrix = sparse.csr_array(
             (signs[order], columns[order], indptr),
             shape=(unique.size, int(columns.max(initial=-1)) + 1),
         )
         plan = _Plan(unique, None, matrix)
-    size = _size(plan) + len(key)
-    with _PLANS_LOCK:
-        if key not in _PLANS:
-            _PLANS[key] = (plan, size)
-            _PLANS_BYTES[0] += size
-        while _PLANS_BYTES[0] > PLAN_CACHE_BYTES and len(_PLANS) > 1:
-            _, (_, freed) = _PLANS.popitem(last=False)
-            _PLANS_BYTES[0] -= freed
+    _PLANS.put(key, plan)
     return plan
 
 

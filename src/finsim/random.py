@@ -66,8 +66,7 @@ class Streams:
         n = int(np.prod(shape, dtype=np.int64)) if shape else 1
         key = (stable_hash(mechanism), stable_hash(site), *(int(i) for i in index))
         seq = np.random.SeedSequence(self.seed, spawn_key=key)
-        blocks = self.replications // 2 if self.antithetic else self.replications
-        unique, inverse = np.unique(blocks, return_inverse=True)
+        unique, inverse, odd = self._blocks()
         drawn = np.empty((unique.size, n))
         # Blocks are drawn in runs of consecutive numbers: one jump per run, not per row.
         breaks = np.flatnonzero(np.diff(unique) != 1) + 1
@@ -79,15 +78,20 @@ class Streams:
             block = drawn[start:stop].reshape(-1)
             np.random.Generator(bitgen).random(out=block)
             block += _HALF_ULP
-        out = (
-            drawn
-            if unique.size == self.R and not self.antithetic and np.array_equal(unique, blocks)
-            else drawn[inverse]
-        )
-        if self.antithetic:
-            odd = (self.replications % 2) == 1
+        out = drawn if inverse is None else drawn[inverse]
+        if odd is not None:
             out[odd] = 1.0 - out[odd]
         return out.reshape((self.R, *shape))
+
+    def _blocks(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The distinct blocks the chunk draws (an antithetic pair shares one), sorted; each
+        replication's row among them (None when the rows are the blocks, in order); and
+        which replications mirror their pair's draws (None without antithetic pairs)."""
+        blocks = self.replications // 2 if self.antithetic else self.replications
+        unique, inverse = np.unique(blocks, return_inverse=True)
+        in_order = unique.size == self.R and np.array_equal(unique, blocks)
+        odd = (self.replications % 2) == 1 if self.antithetic else None
+        return unique, None if in_order else inverse, odd
 
     def normal(
         self, mechanism: str, site: str, *index: int, shape: tuple[int, ...] = ()
@@ -122,12 +126,7 @@ class NormalSequence:
         self.shape = tuple(int(n) for n in shape)
         self.n = int(np.prod(self.shape, dtype=np.int64))
         self.R = streams.R
-        blocks = streams.replications // 2 if streams.antithetic else streams.replications
-        unique, self._inverse = np.unique(blocks, return_inverse=True)
-        self._gather = not (unique.size == self.R and np.array_equal(unique, blocks))
-        self._negate = (
-            (streams.replications % 2) == 1 if streams.antithetic else np.zeros(self.R, bool)
-        )
+        unique, self._inverse, self._odd = streams._blocks()
         key = (stable_hash(mechanism), stable_hash(site), SEQUENCE)
         self._generators = [
             np.random.Generator(
@@ -142,9 +141,9 @@ class NormalSequence:
         if self.n:
             for row, generator in zip(drawn, self._generators, strict=True):
                 generator.standard_normal(out=row)
-        out = drawn[self._inverse] if self._gather else drawn
-        if self._negate.any():
-            out[self._negate] *= -1.0
+        out = drawn if self._inverse is None else drawn[self._inverse]
+        if self._odd is not None:
+            out[self._odd] *= -1.0
         return out.reshape((self.R, *self.shape))
 
 
