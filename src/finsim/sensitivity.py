@@ -88,11 +88,17 @@ def set_path(document: dict[str, Any], path: str, value: float) -> dict[str, Any
     return out
 
 
+def _document(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as data, without its variants: what the sampled inputs are set into."""
+    document = scenario.to_data()
+    document.pop("variants", None)
+    return document
+
+
 def _check_ranges(scenario: Scenario, inputs: Mapping[str, tuple[float, float]]) -> None:
     """Refuse, before any run, a range whose end makes the scenario invalid (a growth rate
     below -100%, a share above 1...): better than failing at a sample point half way."""
-    base = scenario.to_data()
-    base.pop("variants", None)
+    base = _document(scenario)
     declared = [u.path for u in getattr(scenario.model, "uncertain", None) or []]
     problems = []
     for name, (low, high) in inputs.items():
@@ -128,8 +134,7 @@ def model_function(
         raise ScenarioError.single(
             "outcomes", f"unknown outcomes {unknown}; known: {', '.join(OUTCOMES)}", "(options)"
         )
-    base = scenario.to_data()
-    base.pop("variants", None)
+    base = _document(scenario)
 
     def f(**inputs: float) -> dict[str, float]:
         document = base
