@@ -18,12 +18,19 @@ $(VENV)/.installed: $(VENV)/.python-ok pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.python-ok pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+# The demo draws its report's charts, so it installs the 'plot' extra (matplotlib).
+$(VENV)/.installed-plot: $(VENV)/.python-ok pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[plot]"
 	@touch $@ $(VENV)/.installed
 
-demo: $(VENV)/.installed
-	$(BIN)/finsim run examples/two_systems.yaml --replications 1000 --seed 7
+$(VENV)/.installed-dev: $(VENV)/.python-ok pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@ $(VENV)/.installed $(VENV)/.installed-plot
+
+demo: $(VENV)/.installed-plot
+	$(BIN)/finsim run examples/two_systems.yaml --replications 1000 --seed 7 --report demo/report.html
+	@echo "Open demo/report.html in a browser for the charts. To use the finsim command yourself:"
+	@echo "  . $(BIN)/activate"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

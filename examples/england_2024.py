@@ -7,12 +7,15 @@ national weighted population), and prints the place-based need indices of one
 ICB's local authority districts, as NHS England's ICB place-based allocation
 tool computes them.
 
-    python examples/england_2024.py [PATH_TO_CSV] [--icb CODE_OR_NAME] [--stream GBP_M]
+    python examples/england_2024.py [EDITION_OR_CSV] [--icb CODE_OR_NAME] [--stream GBP_M]
 
-The file defaults to ../shared/data/gp_practice_weighted_populations_2024_25.csv
-beside the repository; download your own copy from NHS England (published with
-the AIF allocation tool, github.com/nhsx/AIF_Allocation_Tool, data/2024_2025.csv).
-Contains public sector information licensed under the Open Government Licence v3.0.
+By default it uses the 2024/25 edition packaged with finsim
+(``finsim.data.weighted_populations("2024/25")``); give ``2025/26`` for the
+other packaged edition, or the path of a newer file downloaded from NHS England
+(read with ``finsim.data.read_weighted_populations``). Source: NHS England,
+GP-practice weighted populations 2024/25, published with the AIF allocation tool
+(github.com/nhsx/AIF_Allocation_Tool, data/2024_2025.csv). Contains public
+sector information licensed under the Open Government Licence v3.0.
 """
 
 from __future__ import annotations
@@ -25,16 +28,16 @@ import pandas as pd
 
 import finsim
 from finsim.data import (
+    EDITIONS,
     aggregate,
     need_index,
     read_weighted_populations,
     round_half_up,
     scenario_organisations,
+    weighted_populations,
 )
 from finsim.errors import ScenarioError
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CSV = REPO.parent / "shared" / "data" / "gp_practice_weighted_populations_2024_25.csv"
 #: An illustrative national core-services stream, GBP million (not a published figure).
 STREAM = 90_000.0
 
@@ -60,27 +63,37 @@ def national_scenario(practices: pd.DataFrame, stream: float) -> finsim.Scenario
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "path", nargs="?", type=Path, default=DEFAULT_CSV, help="weighted-population CSV"
+        "source",
+        nargs="?",
+        default="2024/25",
+        help=f"a packaged edition ({', '.join(EDITIONS)}) or the path of a weighted-population CSV",
     )
     parser.add_argument("--icb", default="NHS West Yorkshire ICB", help="ICB for the place indices")
     parser.add_argument("--stream", type=float, default=STREAM, help="national stream, GBP m")
     args = parser.parse_args(argv)
 
-    if not args.path.is_file():
+    packaged = args.source in EDITIONS
+    if not packaged and not Path(args.source).is_file():
         print(
-            f"england_2024.py: no weighted-population file at {args.path}: give the path of "
+            f"england_2024.py: {args.source!r} is neither a packaged edition "
+            f"({', '.join(EDITIONS)}) nor a file: give an edition or the path of "
             "NHS England's GP-practice weighted populations CSV",
             file=sys.stderr,
         )
         return 2
     try:
-        practices = read_weighted_populations(args.path)
+        practices = (
+            weighted_populations(args.source)
+            if packaged
+            else read_weighted_populations(args.source)
+        )
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
 
     orgs = scenario_organisations(practices)
-    print(f"Source: {args.path.name} ({len(practices):,} GP practices)")
+    name = f"NHS England {args.source} (packaged)" if packaged else Path(args.source).name
+    print(f"Source: {name} ({len(practices):,} GP practices)")
     print(
         f"Regions: {len(orgs['regions'])}   ICBs: {len(orgs['systems'])}   "
         f"commissioners: {len(orgs['commissioners'])} "

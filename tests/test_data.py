@@ -1,13 +1,15 @@
 """Real NHS England weighted populations: reading, aggregation, need indices, England's organisations.
 
-The real files are read in place from ``shared/data`` beside the repository
-(CI clones it there); they are never copied into the repository.
+The real files are the editions packaged inside finsim (``finsim/data/nhse/``,
+gzip-compressed, byte for byte as NHS England published them).
 """
 
 from __future__ import annotations
 
 import csv
 import doctest
+import gzip
+import hashlib
 import math
 import os
 import re
@@ -25,8 +27,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import finsim.data
+import finsim.data.england
+import finsim.data.packaged
+import finsim.data.read
+import finsim.data.rounding
 from finsim.data import (
     COMPONENTS,
+    EDITIONS,
     DataWarning,
     aggregate,
     need_index,
@@ -34,14 +41,14 @@ from finsim.data import (
     round_half_up,
     scenario_organisations,
     split_bodies,
+    weighted_populations,
 )
 from finsim.errors import ScenarioError
 from finsim.scenario.models import Commissioner, Organisations
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-FILE_2024 = DATA / "gp_practice_weighted_populations_2024_25.csv"
-FILE_2025 = DATA / "gp_practice_weighted_populations_2025_26.csv"
+FILE_2024 = EDITIONS["2024/25"].path
+FILE_2025 = EDITIONS["2025/26"].path
 EXAMPLE = ROOT / "examples" / "england_2024.py"
 
 STANDARD = [
@@ -63,12 +70,60 @@ ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 @pytest.fixture(scope="module")
 def england_2024() -> pd.DataFrame:
-    return read_weighted_populations(FILE_2024)
+    return weighted_populations("2024/25")
 
 
 @pytest.fixture(scope="module")
 def england_2025() -> pd.DataFrame:
-    return read_weighted_populations(FILE_2025)
+    return weighted_populations("2025/26")
+
+
+# --- the packaged editions -----------------------------------------------------
+
+#: SHA-256 of the CSV files as NHS England published them (also in finsim/data/nhse/README.md).
+PUBLISHED_SHA256 = {
+    "2024/25": "e5729efafb1b01257a27bf10935ea0c3c8ecf904bd2356409fc561db4c3caf5c",
+    "2025/26": "ec4f15678eb80187141e9f325c67bd7dbf112ca7bae988a10cdffd40c293f68c",
+}
+
+
+@pytest.mark.parametrize("edition", ["2024/25", "2025/26"])
+def test_packaged_editions_are_the_published_files(edition):
+    """Each packaged file decompresses to the published bytes, and its README records the checksum."""
+    path = EDITIONS[edition].path
+    assert path.is_file() and path.suffix == ".gz"
+    digest = hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
+    assert digest == PUBLISHED_SHA256[edition]
+    notice = (path.parent / "README.md").read_text(encoding="utf-8")
+    assert digest in notice and path.name in notice
+    assert "Open Government Licence v3.0" in notice
+
+
+@pytest.mark.parametrize("edition", ["2024/25", "2025/26"])
+def test_weighted_populations_reads_the_packaged_edition(edition):
+    """The loader gives the same frame as reading the file by path, fresh on every call."""
+    frame = weighted_populations(edition)
+    assert len(frame) == EDITIONS[edition].practices
+    assert frame.attrs["edition"] == edition
+    by_path = read_weighted_populations(EDITIONS[edition].path)
+    pd.testing.assert_frame_equal(frame, by_path, check_exact=True)
+    frame.loc[0, "population"] = -1.0  # a caller's change never reaches the next caller
+    assert weighted_populations(edition).loc[0, "population"] >= 0
+
+
+def test_weighted_populations_names_the_editions_it_has():
+    """An unknown edition is one ValueError naming the editions and the way to read a download."""
+    with pytest.raises(
+        ValueError, match=r"did you mean '2024/25'.*2024/25, 2025/26.*read_weighted"
+    ):
+        weighted_populations("2024/5")
+    with pytest.raises(ValueError, match="expected one of"):
+        weighted_populations("2026/27")
+
+
+def test_attribution_is_in_the_package():
+    """The OGL v3 attribution is exported beside the data."""
+    assert "Open Government Licence v3.0" in finsim.data.ATTRIBUTION
 
 
 # --- the real files ----------------------------------------------------------
@@ -162,7 +217,7 @@ def _independent_indices(path: Path, place: str, whole_people: bool = False) -> 
     icb_header = ("ICB", "ICS22")
     place_sums: dict = defaultdict(lambda: defaultdict(Decimal))
     icb_sums: dict = defaultdict(lambda: defaultdict(Decimal))
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    with gzip.open(path, "rt", encoding="utf-8-sig", newline="") as handle:
         for row in csv.DictReader(handle):
             icb = next(row[h] for h in icb_header if h in row)
             where = next(row[h] for h in place_header if h in row)
@@ -307,10 +362,15 @@ def test_round_half_up_sends_every_written_half_up(k, places):
     assert round_half_up(float(tie), places) == want
 
 
-def test_data_module_doctests_pass():
+@pytest.mark.parametrize(
+    "module",
+    [finsim.data.england, finsim.data.packaged, finsim.data.read, finsim.data.rounding],
+    ids=lambda m: m.__name__,
+)
+def test_data_module_doctests_pass(module):
     """The examples in finsim.data's docstrings run as written."""
-    result = doctest.testmod(finsim.data)
-    assert result.attempted > 0 and result.failed == 0
+    result = doctest.testmod(module)
+    assert result.failed == 0
 
 
 # --- malformed files ---------------------------------------------------------
@@ -574,7 +634,7 @@ def _run_example(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_england_2024_example_runs():
-    """examples/england_2024.py builds England from the real file, prints its tables and exits 0."""
+    """examples/england_2024.py builds England from the packaged 2024/25 edition, prints its tables, exits 0."""
     done = _run_example()
     assert done.returncode == 0, done.stderr
     assert "Regions: 7   ICBs: 42   commissioners: 106" in done.stdout
@@ -589,5 +649,5 @@ def test_england_2024_example_exits_2_for_a_missing_file(tmp_path):
     """Given a path with no file, the example prints one clear message and exits 2, no traceback."""
     done = _run_example(str(tmp_path / "missing.csv"))
     assert done.returncode == 2
-    assert "no weighted-population file at" in done.stderr and "missing.csv" in done.stderr
+    assert "neither a packaged edition" in done.stderr and "missing.csv" in done.stderr
     assert "Traceback" not in done.stderr

@@ -182,9 +182,20 @@ def test_there_are_docs():
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[_name(p) for p in PAGES])
-def test_python_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch):
-    """Every ```python block of the page runs, in order, in one namespace, from the repo root."""
-    monkeypatch.chdir(ROOT)
+def test_python_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Every ```python block of the page runs, in order, in one namespace, as from the repo root.
+
+    The working folder is a fresh one holding a link to each top-level entry of the
+    repository: a page reads ``examples/...`` as a reader at the root would, and a file it
+    writes in the working folder (the tutorial's ``riverside.yaml``) lands there, not in
+    the repository.
+    """
+    work = tmp_path / "work"
+    work.mkdir()
+    for entry in ROOT.iterdir():
+        if entry.name not in {".git", ".venv"}:
+            (work / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    monkeypatch.chdir(work)
     monkeypatch.setenv("MPLBACKEND", "Agg")  # pictures are drawn, never shown
     # a page may register its own mechanism: it must not outlive the page
     registry.mechanisms()  # the built-ins, registered on first use

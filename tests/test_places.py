@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import finsim
-from finsim.data import need_index, read_weighted_populations, scenario_organisations
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-FILE_2024 = DATA / "gp_practice_weighted_populations_2024_25.csv"
+from finsim.data import need_index, scenario_organisations, weighted_populations
 
 
 @pytest.fixture(scope="module")
 def practices():
-    return read_weighted_populations(FILE_2024)
+    return weighted_populations("2024/25")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import finsim
 from finsim.synth import england
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "gp_practice_weighted_populations_2024_25.csv"
 
 
 def test_the_national_example_validates_and_runs():
@@ -54,7 +53,7 @@ def test_the_generator_honours_its_sizes(sizes):
 
 def test_the_real_data_builder_gives_englands_shape():
     """From NHS England's 2024/25 file: 7 regions, 42 systems (ICBs), 106 commissioners."""
-    doc = england(from_data=DATA)
+    doc = england(from_data="2024/25")
     orgs = doc["organisations"]
     assert (len(orgs["regions"]), len(orgs["systems"]), len(orgs["commissioners"])) == (7, 42, 106)
     finsim.Scenario.from_dict(doc)

@@ -17,6 +17,7 @@ with status 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
@@ -326,12 +327,16 @@ def _cmd_examples(args: argparse.Namespace) -> int:
     if folder is None:
         print("No examples folder found (run from a finsim source checkout).", file=sys.stderr)
         return EXIT_USER_ERROR
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            scenario = finsim.load_scenario(path)
-            about = scenario.description or scenario.name
-        except ScenarioError:
-            about = "(a base or fragment file)"
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.py")]):
+        if path.suffix == ".py":
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+            about = f"{doc.splitlines()[0] if doc else 'a script'} (run: python {path})"
+        else:
+            try:
+                scenario = finsim.load_scenario(path)
+                about = scenario.description or scenario.name
+            except ScenarioError:
+                about = "(a base or fragment file)"
         print(f"{path}\n    {about}")
     return 0
 

@@ -408,9 +408,13 @@ def write_report(
     stress: StressResults | None = None,
     sensitivity: SensitivityResults | None = None,
 ) -> Path:
-    """Write :func:`report_html` to ``path`` atomically (a reader never sees half a file)."""
+    """Write :func:`report_html` to ``path`` atomically (a reader never sees half a file).
+
+    A missing parent folder is created (``finsim run ... --report demo/report.html``).
+    """
     target = Path(path)
     page = report_html(results, scenario, stress, sensitivity)
+    target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return target
 

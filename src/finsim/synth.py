@@ -9,10 +9,13 @@ sustainability fund resting partly on systems, and regional monitoring with
 interventions. Its sizes are parameters (England: 7 regions, 42 systems, 106
 commissioners, 220 providers, 1,500 contracts, 5 years).
 
-Given NHS England's weighted-population file (``from_data=``), regions, systems
-and commissioners, with their populations and weighted populations by formula
-component, are England's own (:mod:`finsim.data`); providers and contracts are
-synthesised around them.
+Given NHS England's weighted populations (``from_data=``: an edition packaged
+with finsim, ``"2024/25"`` or ``"2025/26"``, or the path of a file you
+downloaded), regions, systems and commissioners, with their populations and
+weighted populations by formula component, are England's own
+(:mod:`finsim.data`); providers and contracts are synthesised around them.
+Without it (the default, used by the benchmarks and
+``examples/england_synthetic.yaml``) every body is synthetic.
 
 The generator's own draws come from a ``numpy.random.Generator`` seeded by
 ``seed``: the same arguments always give the same document. Figures are
@@ -73,11 +76,19 @@ def england(
     start_year = parse_fy(start)
     labels = [fy_label(start_year + i) for i in range(years)]
     if from_data is not None:
-        from finsim.data import read_weighted_populations, scenario_organisations
-
-        organisations: dict[str, Any] = dict(
-            scenario_organisations(read_weighted_populations(from_data))
+        from finsim.data import (
+            EDITIONS,
+            read_weighted_populations,
+            scenario_organisations,
+            weighted_populations,
         )
+
+        practices = (
+            weighted_populations(from_data)
+            if isinstance(from_data, str) and from_data in EDITIONS
+            else read_weighted_populations(from_data)
+        )
+        organisations: dict[str, Any] = dict(scenario_organisations(practices))
         region_ids = [r["id"] for r in organisations["regions"]]
         system_rows = organisations["systems"]
         commissioner_rows = organisations["commissioners"]

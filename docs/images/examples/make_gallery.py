@@ -6,8 +6,8 @@
 Writes ``docs/images/examples/<example stem>.png``: one chart per file of ``examples/``,
 drawn with ``finsim.charts`` at 80 dpi, each under 80 KB. Run it from anywhere (it works
 from the repository root) after changing an example or a chart; the whole gallery takes a
-minute or so. Needs the ``plot`` extra (matplotlib) and, for ``england_2024``, NHS
-England's weighted-population file in ``../shared/data/`` beside the repository.
+minute or so. Needs the ``plot`` extra (matplotlib); ``england_2024`` uses NHS England's
+2024/25 weighted populations packaged with finsim.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from finsim import charts  # noqa: E402
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 EXAMPLES = ROOT / "examples"
-DATA = ROOT.parent / "shared" / "data" / "gp_practice_weighted_populations_2024_25.csv"
 DPI = 80
 MAX_BYTES = 80_000
 
@@ -123,9 +122,9 @@ def allocations_review_2013() -> Any:
 
 def england_2024() -> Any:
     """England's 106 sub-ICB locations: distance from target, from equal money per head."""
-    from finsim.data import read_weighted_populations, scenario_organisations
+    from finsim.data import scenario_organisations, weighted_populations
 
-    practices = read_weighted_populations(DATA)
+    practices = weighted_populations("2024/25")
     organisations = scenario_organisations(practices)
     bodies = organisations["commissioners"]
     per_head = 90_000.0 / sum(c["population"] for c in bodies)
