@@ -39,6 +39,19 @@ FY_PATTERN = r"^\d{4}/\d{2}$"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 #: The description every per-year parameter carries; the type column already says it.
 BY_YEAR_WORDS = "A number, or a mapping of financial year"
+#: How each unit of finsim.scenario.units is named in the type column.
+UNIT_WORDS = {
+    "money": "money (£m)",
+    "price": "price (£)",
+    "count": "count",
+    "share": "share",
+    "rate": "rate",
+    "growth": "growth",
+    "weight": "weight",
+    "month": "month",
+    "rank": "rank",
+    "as_path": "number, in the unit of `path`",
+}
 
 #: The prose pages that explain the top-level keys: how a link to each is worded, and its file.
 PAGES = {
@@ -192,6 +205,20 @@ class SchemaPage:
             self.queue.append((path, name))
         return f"[{name}](#{self.documented[name]})"
 
+    @staticmethod
+    def unit_of(schema: dict[str, Any]) -> str:
+        """A number of a unit in words: 'share from 0 to 1, or a percentage', 'money (£m) ≥ 0'."""
+        unit = schema["unit"]
+        options = [schema, *schema.get("anyOf", [])]
+        number = next(o for o in options if o.get("type") in ("number", "integer"))
+        words = UNIT_WORDS.get(unit, unit)
+        if number["type"] == "integer":
+            words += ", whole number"
+        words += _limits(number)
+        if any(o.get("type") == "string" for o in options):
+            words += ", or a percentage"
+        return words
+
     def type_of(self, schema: dict[str, Any], path: str) -> str:
         """The type of a value, in words, with links to the models it holds."""
         if "$ref" in schema:
@@ -199,6 +226,8 @@ class SchemaPage:
         if _is_by_year(schema):
             inner = self.type_of(schema["anyOf"][0], path)
             return f"{inner}, or by year"
+        if "unit" in schema:
+            return self.unit_of(schema)
         if "anyOf" in schema:
             options = [s for s in schema["anyOf"] if s.get("type") != "null"]
             words = list(dict.fromkeys(self.type_of(s, path) for s in options))
@@ -356,8 +385,13 @@ class SchemaPage:
             "",
             "How to read the tables:",
             "",
-            "- **Units.** Money is in GBP million (£m); tariff prices in GBP per unit of activity; "
-            "rates and shares are fractions (`0.034` is 3.4%).",
+            "- **Units.** Every number has one (see [the scenario format](../scenario-format.md#units)): "
+            "**money** in GBP million (£m); **price** in GBP per unit of activity or per head; "
+            "**count** of people, units of activity, years or months; **share**, a fraction from "
+            "0 to 1 (`0.7` is 70%); **rate**, a ratio that may exceed 1 (a multiplier, GBP per "
+            "GBP, a standard deviation); **growth** into a year, from -1 to below 1 (`0.034` is "
+            "3.4%); **weight**, which counts only relative to the others; **month**, 1 (April) to "
+            '12 (March); **rank**, an order. Shares, rates and growth may be written as "70%".',
             "- **by year**: a number that holds in every year, or a mapping from financial year "
             "to number (`{2017/18: 0.021, 2019/20: 0.038}`); a value applies from its year until "
             "the next year listed, and the first simulated year must be covered.",
@@ -475,7 +509,8 @@ CLI_NOTES = {
     "validate": "Checks the file and every variant it declares, then describes it. "
     "See [the scenario format](../scenario-format.md#when-a-file-is-wrong) for the messages.",
     "run": "Prints each body's surplus or (deficit) by year: the value for one replication, "
-    "or the mean [5th, 95th percentile]. With `--out`, every table is written to the folder. "
+    "or the mean [5th, 95th percentile]. With `--out`, every table the run kept is written to "
+    "the folder (above 200 replications, the mechanisms' own tables only with `--keep-tables`). "
     "See [the tutorial](../tutorial.md) and [scale out on Dask](../how-to/scale-out-on-dask.md).",
     "stress": "Runs the variants on common random numbers and prints acceptance, the "
     "probability of meeting control totals, expected shortfall and paired differences. "

@@ -192,6 +192,11 @@ def test_infeasible_floors_stop_the_run_with_a_scenario_error():
             "unknown need basis",
         ),
         ({"core": {"share": 0.5}}, "allocations.streams.core.share", "needs allocations.envelope"),
+        (
+            {"core": {"amount": 5.0, "need": {"population": 0, "weighted_population": 0}}},
+            "allocations.streams.core.need",
+            "all 0",
+        ),
     ],
 )
 def test_stream_mistakes_are_scenario_errors(streams, path, text):
@@ -247,3 +252,51 @@ def test_a_stream_given_only_by_opening_allocations_stays_flat():
         )
     )
     assert np.allclose(t.groupby("fy")["allocation"].sum(), 465.0)
+
+
+@pytest.mark.parametrize("stream_cap", [None, 0.05])
+def test_a_floor_only_band_without_a_floor_is_refused_when_read(stream_cap):
+    """'cap: floor' holds a band's bodies at their floor: with no floor anywhere it once capped
+    growth at minus infinity (a crash, or "the caps allow only -inf"). Now a problem at the
+    band's cap, when the file is read."""
+    alloc = copy.deepcopy(BASE["allocations"])
+    pace: dict = {"convergence": 0.5, "bands": [{"above": 0.10, "cap": "floor"}]}
+    if stream_cap is not None:
+        pace["cap"] = stream_cap
+    alloc["streams"]["core"]["pace"] = pace
+    with pytest.raises(finsim.ScenarioError) as info:
+        scenario(allocations=alloc)
+    (problem,) = info.value.problems
+    assert problem.path == "allocations.streams.core.pace.bands[0].cap"
+    assert "there is none" in problem.message and "give the band a floor" in problem.message
+
+
+@pytest.mark.parametrize(
+    "floor",
+    [
+        {"floor": 0.01},  # the stream's floor
+        {"min_per_capita_growth": 0.0},
+        {"converge_only": True},
+        {"band_floor": 0.01},  # the band's own
+    ],
+)
+def test_a_floor_only_band_with_a_floor_runs_and_holds_its_bodies_at_it(floor):
+    """With a floor in force, a body more than 10% over target grows at the floor, exactly."""
+    alloc = copy.deepcopy(BASE["allocations"])
+    # a is 30% over target: the band holds it at the floor
+    alloc["streams"]["core"]["opening"] = {"a": 200.0, "b": 175.0, "c": 160.0}
+    band = {"above": 0.10, "cap": "floor"}
+    pace: dict = {"convergence": 0.5, "bands": [band]}
+    if "band_floor" in floor:
+        band["floor"] = floor["band_floor"]
+    else:
+        pace.update(floor)
+    alloc["streams"]["core"]["pace"] = pace
+    t = allocation_table(scenario(allocations=alloc)).set_index(["fy", "org"])
+    assert t.loc[("2019/20", "a"), "distance_before"] > 0.10
+    growth = t.loc[("2019/20", "a"), "growth"]
+    expected = {"floor": 0.01, "band_floor": 0.01, "min_per_capita_growth": 0.0}
+    if "converge_only" in floor:  # its floor for a body over target: no lower than target
+        assert growth < 0.03
+    else:
+        assert growth == pytest.approx(expected[next(iter(floor))], abs=1e-12)

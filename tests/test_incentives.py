@@ -144,7 +144,7 @@ def test_acceptance_does_not_depend_on_chunking():
     a = finsim.run(sc, replications=8, seed=2, chunk_size=8)
     b = finsim.run(sc, replications=8, seed=2, chunk_size=3)
     assert a.table("acceptance").equals(b.table("acceptance"))
-    assert np.allclose(a.positions["surplus"], b.positions["surplus"])
+    assert np.array_equal(a.positions["surplus"], b.positions["surplus"])
 
 
 def test_positions_report_each_level_of_control_total():
@@ -182,9 +182,13 @@ def test_ics_it_is_the_risk_that_turns_them_away():
     assert _systems_accepting("fully_system", risk_aversion=0.0) == 10
 
 
-def test_a_user_can_write_and_register_a_new_scheme():
+def test_a_user_can_write_and_register_a_new_scheme(monkeypatch):
     """A scheme class registered by name replaces the quarterly rule without engine changes."""
+    from finsim.mechanisms import incentives
     from finsim.mechanisms.incentives import IncentiveScheme, register_scheme
+
+    # the registration must not outlive this test
+    monkeypatch.setattr(incentives, "_SCHEMES", dict(incentives._SCHEMES))
 
     @register_scheme
     class YearEndOnly(IncentiveScheme):
@@ -199,3 +203,30 @@ def test_a_user_can_write_and_register_a_new_scheme():
     assert np.allclose(payments(economy(ct_a=2.5, scheme="year_end_only")), 0.0)
     with pytest.raises(finsim.ScenarioError, match="unknown scheme 'year_end_onl'"):
         finsim.Scenario.from_dict(economy(scheme="year_end_onl"))
+
+
+@pytest.mark.parametrize("unearned", [["bonus"], ["bonus", "general_distribution"]])
+def test_an_allocation_to_a_body_without_a_control_total(unearned):
+    """A body allocated part of the fund but given no control total can accept none, so it earns
+    nothing; its share returns as unearned money, and the year end works on finite numbers (its
+    missing total once made a NaN bonus and a traceback)."""
+    doc = economy(ct_a=1.0, unearned=unearned)
+    del doc["control_totals"]["organisations"]["b"]
+    res = finsim.run(finsim.Scenario.from_dict(doc), replications=2, seed=0)
+    pos = res.positions.set_index("org")
+    assert (pos.loc["b", "incentive_earned"] == 0.0).all()
+    money = ["income", "expenditure", "surplus", "surplus_before_incentives", "incentive_earned"]
+    assert np.isfinite(res.positions[money].to_numpy(dtype=float)).all()
+    assert np.isfinite(res.flows["amount"].to_numpy(dtype=float)).all()
+    incentive = res.flows[
+        res.flows["category"].isin(["incentive_payment", "incentive_bonus", "general_distribution"])
+    ]
+    by_body = incentive.groupby(["replication", "target", "category"])["amount"].sum()
+    assert set(by_body.index.get_level_values("target")) == {"a"}  # nothing reaches B
+    for r in (0, 1):
+        # A met everything (10.0) and beat its total of 1 by 1: a bonus of 1 of B's unearned 10;
+        # B met no total, so what general distribution there is goes to A alone
+        assert by_body[(r, "a", "incentive_payment")] == pytest.approx(10.0)
+        assert by_body[(r, "a", "incentive_bonus")] == pytest.approx(1.0)
+        expected = 20.0 if "general_distribution" in unearned else 11.0
+        assert by_body[r].sum() == pytest.approx(expected)

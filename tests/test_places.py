@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import finsim
@@ -77,3 +78,75 @@ def test_system_targets_follow_weighted_population(england, practices):
     core = practices.groupby("icb")["core"].sum()
     expected = 90_000.0 * core / core.sum()
     assert np.allclose(year.loc[expected.index, "target"], expected)
+
+
+def _places_run(organisations: dict, whole_people: bool | None) -> pd.Series:
+    """Each place's need index (3 dp) in 2024/25, with ``places.whole_people`` as given."""
+    places: dict = {"need": "weighted_population", "decimals": 3}
+    if whole_people is not None:
+        places["whole_people"] = whole_people
+    doc = {
+        "scenario": {"name": "England places", "start": "2024/25", "years": 1},
+        "organisations": {**organisations, "centre": {"id": "nhse"}},
+        "allocations": {
+            "streams": {"icb_core": {"holder": "systems", "amount": 90_000.0, "places": places}}
+        },
+    }
+    table = finsim.run(finsim.Scenario.from_dict(doc), replications=1).table("places")
+    return table.set_index("org")["need_index"]
+
+
+def _tool(practices: pd.DataFrame, place_column: str, whole_people: bool, name) -> pd.Series:
+    """need_index for every ICB's places, indexed by the scenario's id of each place."""
+    parts = []
+    for icb in practices["icb"].unique():
+        index = need_index(practices, icb, place_column, ["core"], whole_people=whole_people)
+        parts.append(index["core"].rename(lambda place, icb=icb: name(icb, place)))
+    return pd.concat(parts)
+
+
+@pytest.fixture(scope="module")
+def districts(practices):
+    """England with each ICB's part of each local authority district as a place (commissioner)."""
+    parts = practices.groupby(["icb", "lad"], sort=True)[["population", "core"]].sum()
+    return {
+        "regions": [{"id": r} for r in sorted(practices["region"].unique())],
+        "systems": [
+            {"id": icb, "region": region}
+            for icb, region in practices.groupby("icb")["region"].first().items()
+        ],
+        "commissioners": [
+            {
+                "id": f"{icb}-{lad}",
+                "system": icb,
+                "population": float(row.population),
+                "weighted_population": float(row.core),
+            }
+            for (icb, lad), row in parts.iterrows()
+        ],
+    }
+
+
+def test_unrounded_populations_give_need_index_without_whole_people(practices):
+    """places.whole_people: false is NHS England's formula on unrounded populations: every sub-ICB
+    place's index equals need_index(..., whole_people=False), and the default is the tool's."""
+    organisations = scenario_organisations(practices, commissioners="sub_icb")
+    for whole_people in (False, None):
+        got = _places_run(organisations, whole_people)
+        expected = _tool(practices, "sub_icb", whole_people is None, lambda icb, p: p)
+        assert len(expected) == 106
+        assert np.array_equal(got.loc[expected.index].to_numpy(), expected.to_numpy())
+
+
+def test_whole_people_by_district_is_the_tools_rounding_and_false_is_not(practices, districts):
+    """With districts as places, rounding to whole people moves 4 of 342 indices (by 0.001 to
+    0.008); each setting of places.whole_people gives need_index's indices with the same
+    setting, exactly."""
+    got = {whole: _places_run(districts, whole) for whole in (True, False)}
+    for whole in (True, False):
+        expected = _tool(practices, "lad", whole, lambda icb, lad: f"{icb}-{lad}")
+        assert len(expected) == len(got[whole]) == 342
+        assert np.array_equal(got[whole].loc[expected.index].to_numpy(), expected.to_numpy())
+    moved = got[True] != got[False].loc[got[True].index]
+    assert moved.sum() == 4
+    assert ((got[True] - got[False].loc[got[True].index]).abs() <= 0.0085).all()

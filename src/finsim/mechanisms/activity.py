@@ -30,6 +30,7 @@ planned units), ``activity.realised`` ``(R, C, P)`` (the month's units) and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Annotated
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -38,7 +39,8 @@ from finsim.mechanisms.base import Context, Mechanism
 from finsim.mechanisms.contracts import plan_matrix
 from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
-from finsim.scenario.params import ByYear, Growth
+from finsim.scenario.params import Growth, GrowthByYear, RateByYear
+from finsim.scenario.units import RATE, Weight
 from finsim.scenario.validate import References
 
 
@@ -52,25 +54,25 @@ class ActivityConfig(StrictModel):
     plan_growth: Growth | None = Field(
         default=None, description="growth of planned activity into each year (default: growth)"
     )
-    level: ByYear = Field(
-        default_factory=lambda: ByYear.constant(1.0),
+    level: RateByYear = Field(
+        default_factory=lambda: RateByYear.constant(1.0),
         description="expected demand relative to plan in each year (0.99 = 1% below plan)",
     )
-    shock_sd: float = Field(
-        default=0.0, ge=0, le=2, description="sd of the log of the annual shock per contract"
+    shock_sd: Annotated[float, RATE(le=2)] = Field(
+        default=0.0, description="sd of the log of the annual shock per contract"
     )
-    correlation: float = Field(
-        default=0.0, ge=0, le=1, description="correlation of annual shocks within a system"
+    correlation: Annotated[float, RATE(le=1)] = Field(
+        default=0.0, description="correlation of annual shocks within a system"
     )
-    monthly_sd: float = Field(
-        default=0.0, ge=0, le=2, description="sd of the log of the monthly noise"
+    monthly_sd: Annotated[float, RATE(le=2)] = Field(
+        default=0.0, description="sd of the log of the monthly noise"
     )
-    seasonality: list[float] | None = Field(
+    seasonality: list[Weight] | None = Field(
         default=None,
         description="12 factors, April first, for the share of the year's activity in each month; "
         "rescaled to average 1",
     )
-    case_mix: dict[str, ByYear] = Field(
+    case_mix: dict[str, GrowthByYear] = Field(
         default_factory=dict,
         description="coding drift by provider: rise in reported case mix in each year (0.035 = 3.5%)",
     )

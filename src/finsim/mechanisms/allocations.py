@@ -17,6 +17,9 @@ the regions, the systems, named bodies, or the centre itself.
 * **Pace of change** (:mod:`finsim.mechanisms.pace`): allocations move from the
   recurrent baseline toward target, growth clipped between floors and caps, the
   common growth solved so the stream total is met exactly.
+  A stream's allocations, and its targets, add up to the stream exactly, to the
+  last bit (:func:`finsim.mechanisms.pace.meet_exactly`), here and wherever a
+  stream is shared by need.
 * **Per-head streams** (running-cost allowances): GBP per head x population.
 * **Recurrence**: a holder's baseline for next year is its allocation this
   year plus every *recurrent* net ``allocation`` / ``reallocation`` it received
@@ -38,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -51,12 +54,21 @@ from finsim.mechanisms.pace import (
     Bounds,
     InfeasiblePolicy,
     distance_from_target,
+    meet_exactly,
     solve_common_growth,
 )
 from finsim.numeric import row_sum
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, Money, StrictModel
-from finsim.scenario.params import ByYear, Growth, NonNegativeByYear
+from finsim.scenario.params import (
+    Growth,
+    GrowthLimitByYear,
+    MoneyByYear,
+    PriceByYear,
+    RateByYear,
+    ShareByYear,
+)
+from finsim.scenario.units import RATE, WHOLE, Weight
 from finsim.scenario.validate import References
 
 HolderGroup = Literal["commissioners", "regions", "systems", "centre"]
@@ -66,29 +78,40 @@ _GROUP_TYPE = {"commissioners": "commissioner", "regions": "region", "systems": 
 class Band(StrictModel):
     """Floor and cap for bodies whose distance from target lies in (above, at_most]."""
 
-    above: float | None = Field(
-        default=None, description="distance from target above this, e.g. 0.10"
+    above: Annotated[float, RATE(ge=-1)] | None = Field(
+        default=None,
+        description="distance from target above this (0.10: more than 10% over target)",
     )
-    at_most: float | None = Field(default=None, description="distance from target at most this")
-    floor: ByYear | None = None
-    cap: ByYear | Literal["floor"] | None = Field(
-        default=None, description="a growth cap, or 'floor' for 'floor growth only'"
+    at_most: Annotated[float, RATE(ge=-1)] | None = Field(
+        default=None, description="distance from target at most this (-0.05: 5% under)"
+    )
+    floor: GrowthLimitByYear | None = Field(
+        default=None, description="minimum cash growth of bodies in the band"
+    )
+    cap: GrowthLimitByYear | Literal["floor"] | None = Field(
+        default=None,
+        description="a growth cap, or 'floor' for 'floor growth only' (needs a floor: the "
+        "band's, or the pace of change's)",
     )
 
 
 class PacePolicy(StrictModel):
     """How fast allocations move toward target (see finsim.mechanisms.pace)."""
 
-    convergence: ByYear = Field(
-        default_factory=lambda: ByYear.constant(0.0),
+    convergence: RateByYear = Field(
+        default_factory=lambda: RateByYear.constant(0.0),
         description="k: extra growth per unit of gap below target (0 = equal growth)",
     )
-    floor: ByYear | None = Field(default=None, description="minimum cash growth, e.g. 0.0214")
-    cap: ByYear | None = Field(default=None, description="maximum cash growth, e.g. 0.049")
-    min_per_capita_growth: ByYear | None = Field(
+    floor: GrowthLimitByYear | None = Field(
+        default=None, description="minimum cash growth, e.g. 0.0214"
+    )
+    cap: GrowthLimitByYear | None = Field(
+        default=None, description="maximum cash growth, e.g. 0.049"
+    )
+    min_per_capita_growth: GrowthLimitByYear | None = Field(
         default=None, description="minimum growth per head (with population growth)"
     )
-    max_below_target: ByYear | None = Field(
+    max_below_target: ShareByYear | None = Field(
         default=None, description="no body more than this under target after allocation (0.05)"
     )
     bands: list[Band] = Field(
@@ -107,24 +130,33 @@ class Places(StrictModel):
     need: str = Field(
         default="weighted_population", description="the need basis of the index (a component name)"
     )
-    decimals: int | None = Field(
-        default=3, ge=0, le=12, description="the index is rounded half-up to this many places"
+    decimals: Annotated[int, WHOLE(le=12)] | None = Field(
+        default=3,
+        description="the index is rounded half-up to this many places (none: not rounded)",
+    )
+    whole_people: bool = Field(
+        default=True,
+        description="round each place's and each system's population and need to whole people "
+        "(half-up) before dividing, as NHS England's tool does; false: the formula on unrounded "
+        "populations",
     )
 
 
 class Stream(StrictModel):
     """One commissioning stream: its size, who holds it, and how it is shared."""
 
-    holder: HolderGroup | list[Id] = "commissioners"
-    amount: NonNegativeByYear | None = Field(default=None, description="stream total, GBP m")
-    share: ByYear | None = Field(default=None, description="share of the national envelope")
+    holder: HolderGroup | list[Id] = Field(
+        default="commissioners", description="who holds the stream: a group, or a list of ids"
+    )
+    amount: MoneyByYear | None = Field(default=None, description="stream total, GBP m")
+    share: ShareByYear | None = Field(default=None, description="share of the national envelope")
     growth: Growth | None = Field(
         default=None, description="growth over last year's recurrent baseline (from the 2nd year)"
     )
-    per_head: NonNegativeByYear | None = Field(
+    per_head: PriceByYear | None = Field(
         default=None, description="GBP per head of population (running-cost allowances)"
     )
-    need: str | dict[str, float] = Field(
+    need: str | dict[str, Weight] = Field(
         default="weighted_population",
         description="'population', 'weighted_population', a component name, or {component: share}",
     )
@@ -134,8 +166,12 @@ class Stream(StrictModel):
     pace: PacePolicy | None = Field(
         default=None, description="pace of change (default: equal growth)"
     )
-    recurrence: Literal["recurrent", "non_recurrent"] = "recurrent"
-    kind: Literal["revenue", "capital"] = "revenue"
+    recurrence: Literal["recurrent", "non_recurrent"] = Field(
+        default="recurrent", description="whether this year's allocation is next year's baseline"
+    )
+    kind: Literal["revenue", "capital"] = Field(
+        default="revenue", description="revenue or capital money"
+    )
     places: Places | None = Field(
         default=None,
         description="systems-held streams: pass each system's allocation on to its commissioners "
@@ -161,14 +197,16 @@ class Stream(StrictModel):
 class AllocationsConfig(StrictModel):
     """How the national envelope reaches commissioners (see the module docstring)."""
 
-    envelope: NonNegativeByYear | None = Field(
+    envelope: MoneyByYear | None = Field(
         default=None, description="national revenue envelope, GBP m (for streams given as a share)"
     )
     population_growth: Growth = Field(
         default_factory=lambda: Growth.constant(0.0),
         description="growth of every population into each year (for per-head figures)",
     )
-    streams: dict[Id, Stream] | None = None
+    streams: dict[Id, Stream] | None = Field(
+        default=None, description="the commissioning streams by name (or use the simple form)"
+    )
     # the simple form
     opening: dict[str, Money] | None = Field(
         default=None, description="simple form: each commissioner's first-year allocation, GBP m"
@@ -176,7 +214,7 @@ class AllocationsConfig(StrictModel):
     uplift: Growth | None = Field(
         default=None, description="simple form: growth of the recurrent baseline into each year"
     )
-    central_reserve: NonNegativeByYear | None = Field(
+    central_reserve: MoneyByYear | None = Field(
         default=None,
         description="simple form: funding the centre holds each year, GBP m (non-recurrent)",
     )
@@ -316,8 +354,11 @@ class Allocations(Mechanism):
 
     def _set_places(self, ctx: Context, s: _StreamState, places: Places) -> None:
         """Need index of each commissioner within its system, as the place-based tool computes it:
-        (place need / place population) / (system need / system population), populations in
-        whole people, the index rounded half-up."""
+        (place need / place population) / (system need / system population), the index rounded
+        half-up to ``decimals``. With ``whole_people`` (the default, as the tool) the place's and
+        the system's populations and needs are each summed, then rounded half-up to whole
+        people, before dividing; without, the formula runs on the populations as given. Either
+        way the index is :func:`finsim.data.need_index` with the same ``whole_people``."""
         from finsim.data import round_half_up
 
         economy = ctx.economy
@@ -328,10 +369,14 @@ class Allocations(Mechanism):
         )
         place = commissioners[in_stream]
         system_pos = np.array([position[int(economy.system[c])] for c in place], dtype=np.int64)
-        pop = round_half_up(_need_matrix(ctx, "population")[place])
+        pop = _need_matrix(ctx, "population")[place]
         need = _need_matrix(ctx, places.need)[place]
         sys_pop = np.bincount(system_pos, pop, minlength=s.holders.size)
         sys_need = np.bincount(system_pos, need, minlength=s.holders.size)
+        if places.whole_people:  # each total rounded, as the tool does, not summed when rounded
+            pop, need, sys_pop, sys_need = (
+                round_half_up(v) for v in (pop, need, sys_pop, sys_need)
+            )
         with np.errstate(all="ignore"):
             index = (need / pop) / (sys_need[system_pos] / sys_pop[system_pos])
         index = np.where(np.isfinite(index), index, 0.0)
@@ -371,6 +416,10 @@ class Allocations(Mechanism):
                 refs.add(path + ("share",), "a stream given as a share needs allocations.envelope")
             if stream.growth is not None and stream.opening is None:
                 refs.add(path + ("opening",), "a stream given by growth needs opening allocations")
+            if stream.pace is not None:
+                _check_floor_only_bands(stream.pace, path + ("pace",), refs)
+            if isinstance(stream.need, dict) and stream.need and not any(stream.need.values()):
+                refs.add(path + ("need",), "the component shares are all 0: give one a share")
             if stream.places is not None and stream.holder != "systems":
                 refs.add(path + ("places",), "place-based sub-allocation needs holder: systems")
             if stream.places is not None and stream.places.need not in {
@@ -392,8 +441,6 @@ class Allocations(Mechanism):
                         f"unknown need basis '{component}'; expected one of {', '.join(sorted(allowed))}",
                         did_you_mean(component, allowed),
                     )
-            if isinstance(stream.need, dict) and any(v < 0 for v in stream.need.values()):
-                refs.add(path + ("need",), "component shares must be >= 0")
 
     def phases(self) -> Mapping[str, Callable[[Context], None]]:
         return {"year_start": self.set_year, "allocation": self.draw_down}
@@ -428,11 +475,7 @@ class Allocations(Mechanism):
             s.total[:] = opening.sum()
         else:
             s.total[:] = self._size(ctx, s, year, baseline_total=None)
-            s.allocation[:] = (
-                self._per_head(s, year)
-                if c.per_head is not None
-                else s.total[:, None] * s.need_share
-            )
+            s.allocation[:] = self._per_head(s, year) if c.per_head is not None else _target(s)
         self._report(ctx, s, baseline=s.allocation.copy())
 
     def _next_year(self, ctx: Context, s: _StreamState, adjustment: np.ndarray) -> None:
@@ -447,10 +490,10 @@ class Allocations(Mechanism):
             pass
         elif c.per_head is not None:
             s.allocation[:] = self._per_head(s, year)
-        elif s.holders.size == 1 or c.recurrence == "non_recurrent":
-            s.allocation[:] = s.total[:, None] * (
-                s.need_share if c.recurrence == "non_recurrent" else 1.0
-            )
+        elif c.recurrence == "non_recurrent":  # no baseline: shared at target each year
+            s.allocation[:] = _target(s)
+        elif s.holders.size == 1:
+            s.allocation[:] = s.total[:, None]
         else:
             s.allocation[:] = self._pace(ctx, s, baseline, year)
         self._report(ctx, s, baseline)
@@ -476,7 +519,7 @@ class Allocations(Mechanism):
 
     def _pace(self, ctx: Context, s: _StreamState, baseline: np.ndarray, year: int) -> np.ndarray:
         policy = s.config.pace or PacePolicy()
-        target = s.total[:, None] * s.need_share
+        target = _target(s)
         n = s.holders.size
         floor = np.full((ctx.R, n), -np.inf)
         cap = np.full((ctx.R, n), np.inf)
@@ -536,12 +579,12 @@ class Allocations(Mechanism):
                 "lower the floors, raise the caps or change the stream total",
                 ctx.scenario.source,
             ) from None
-        return baseline * (1.0 + growth)
+        return meet_exactly(baseline * (1.0 + growth), s.total)
 
     def _report(self, ctx: Context, s: _StreamState, baseline: np.ndarray) -> None:
         if s.config.holder == "centre":
             return
-        target = s.total[:, None] * s.need_share
+        target = _target(s)
         with np.errstate(divide="ignore", invalid="ignore"):
             growth = np.where(
                 baseline > 0, s.allocation / np.where(baseline > 0, baseline, 1.0) - 1.0, np.nan
@@ -617,6 +660,12 @@ class Allocations(Mechanism):
                 )
 
 
+def _target(s: _StreamState) -> np.ndarray:
+    """Each holder's target, ``(R, n)``: the stream total shared by need, adding up to the
+    total exactly (:func:`finsim.mechanisms.pace.meet_exactly`)."""
+    return meet_exactly(s.total[:, None] * s.need_share, s.total)
+
+
 def at_average_growth(baseline: np.ndarray, total: np.ndarray) -> np.ndarray:
     """Baselines grown by the stream's average growth: where each body would be with equal
     growth. Distance from target *before* pace of change is measured from here, so that a
@@ -627,6 +676,27 @@ def at_average_growth(baseline: np.ndarray, total: np.ndarray) -> np.ndarray:
             base_total > 0, total[:, None] / np.where(base_total > 0, base_total, 1.0), 1.0
         )
     return baseline * factor
+
+
+def _check_floor_only_bands(
+    policy: PacePolicy, path: tuple[str | int, ...], refs: References
+) -> None:
+    """A band with ``cap: floor`` ("floor growth only") needs a floor to hold bodies at: its
+    own, or one of the policy's (a floor, a minimum growth per head, a largest distance below
+    target, or converge_only). Without, its bodies' growth would be capped at minus infinity."""
+    policy_floor = (
+        policy.floor is not None
+        or policy.min_per_capita_growth is not None
+        or policy.max_below_target is not None
+        or policy.converge_only
+    )
+    for i, band in enumerate(policy.bands):
+        if band.cap == "floor" and band.floor is None and not policy_floor:
+            refs.add(
+                (*path, "bands", i, "cap"),
+                "'floor' holds the band's bodies at the floor, but there is none: give the "
+                "band a floor, or the pace of change a floor (or min_per_capita_growth)",
+            )
 
 
 def _components(refs: References) -> set[str]:

@@ -9,9 +9,10 @@ the source), its phases and its postings. To add one:
     import finsim
     from finsim.mechanisms.base import Mechanism, Context
     from finsim.scenario.models import StrictModel
+    from finsim.scenario.units import Share
 
     class LevyConfig(StrictModel):
-        rate: float
+        rate: Share               # a share from 0 to 1, or "2%" (finsim.scenario.units)
 
     @finsim.register_mechanism
     class Levy(Mechanism):

@@ -21,22 +21,30 @@ from finsim.economy import TREASURY
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
 from finsim.scenario.models import FYLabel, Id, Money, StrictModel
-from finsim.scenario.params import NonNegativeByYear
+from finsim.scenario.params import MoneyByYear
+from finsim.scenario.units import Rank
 from finsim.scenario.validate import References
 
 
 class Bid(StrictModel):
-    id: Id
-    provider: Id
-    fy: FYLabel
-    amount: Money
-    score: float = Field(description="priority: higher scores are funded first")
+    """A provider's bid for capital in one year."""
+
+    id: Id = Field(description="unique among the bids")
+    provider: Id = Field(description="the provider bidding")
+    fy: FYLabel = Field(description="the financial year the money is wanted")
+    amount: Money = Field(description="capital asked for, GBP m")
+    score: Rank = Field(description="priority: higher scores are funded first")
 
 
 class CapitalConfig(StrictModel):
-    envelope: NonNegativeByYear | None = Field(default=None, description="national envelope, GBP m")
-    regional_envelopes: dict[str, NonNegativeByYear] = Field(default_factory=dict)
-    bids: list[Bid] = Field(default_factory=list)
+    """Capital envelopes, national and regional, and the bids against them."""
+
+    envelope: MoneyByYear | None = Field(default=None, description="national envelope, GBP m")
+    regional_envelopes: dict[str, MoneyByYear] = Field(
+        default_factory=dict,
+        description="envelope of each region, GBP m; its providers' bids are funded from it",
+    )
+    bids: list[Bid] = Field(default_factory=list, description="the bids, funded by score")
 
 
 @register_mechanism

@@ -41,6 +41,7 @@ from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, Money, StrictModel
 from finsim.scenario.params import Growth
+from finsim.scenario.units import Count, Share
 from finsim.scenario.validate import References
 
 #: GBP per unit x units -> GBP m.
@@ -51,11 +52,15 @@ TYPES = ("activity", "block", "blended")
 class Contract(StrictModel):
     """One contract between a commissioner and a provider."""
 
-    id: Id
-    commissioner: Id
-    provider: Id
-    type: Literal["activity", "block", "blended"] = "activity"
-    plan: dict[str, float] = Field(
+    id: Id = Field(description="unique among the contracts")
+    commissioner: Id = Field(description="the commissioner paying")
+    provider: Id = Field(description="the provider paid")
+    type: Literal["activity", "block", "blended"] = Field(
+        default="activity",
+        description="activity: paid at tariff for activity; block: a fixed value; blended: "
+        "the plan's value, plus or minus a share of price for activity off plan",
+    )
+    plan: dict[str, Count] = Field(
         default_factory=dict,
         description="planned activity per point of delivery in the first simulated year, units",
     )
@@ -67,13 +72,10 @@ class Contract(StrictModel):
         description="block contracts: growth of the value into each year "
         "(default: the tariff's cost uplift less efficiency)",
     )
-    variable_rate: float = Field(
-        default=0.2,
-        ge=0,
-        le=1,
-        description="blended contracts: share of price paid for activity off plan",
+    variable_rate: Share = Field(
+        default=0.2, description="blended contracts: share of price paid for activity off plan"
     )
-    emergency_baseline: dict[str, float] | None = Field(
+    emergency_baseline: dict[str, Count] | None = Field(
         default=None,
         description="units above which emergency activity is paid at the marginal rate, first "
         "year (default: the plan), grown with the plan",

@@ -35,7 +35,7 @@ and its region's, and whether each was met.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,8 @@ from finsim.mechanisms.base import Context, Mechanism
 from finsim.random import Streams, stable_hash
 from finsim.registry import register_mechanism
 from finsim.scenario.models import FYLabel, Id, StrictModel
-from finsim.scenario.params import ByYear
+from finsim.scenario.params import SignedMoneyByYear
+from finsim.scenario.units import RATE, SHARE, WHOLE, Share, SignedMoney
 from finsim.scenario.validate import References
 
 INCENTIVE_CATEGORIES = ("incentive_payment", "incentive_bonus", "general_distribution")
@@ -57,8 +58,10 @@ class Delivery(StrictModel):
     """Share of a planned saving actually delivered: a random share with this mean and sd
     (logit-normal, see :mod:`finsim.distributions`)."""
 
-    mean: float = Field(default=1.0, ge=0, le=1)
-    sd: float = Field(default=0.0, ge=0, le=0.5)
+    mean: Share = Field(default=1.0, description="mean share delivered")
+    sd: Annotated[float, SHARE(le=0.5)] = Field(
+        default=0.0, description="standard deviation of the share delivered"
+    )
 
     @model_validator(mode="after")
     def _possible(self) -> Delivery:
@@ -78,42 +81,60 @@ class Delivery(StrictModel):
 class Acceptance(StrictModel):
     """How bodies decide whether to accept their control totals."""
 
-    rule: Literal["always", "never", "rational"] = "always"
+    rule: Literal["always", "never", "rational"] = Field(
+        default="always",
+        description="always or never accept; rational: accept when the expected incentive, "
+        "less risk_aversion x its sd, covers the improvement's cost (from a pilot run)",
+    )
     level: Literal["organisation", "system"] = Field(
         default="organisation", description="who decides: each body, or each system for its members"
     )
-    risk_aversion: float = Field(default=0.0, ge=0, le=100)
-    improvement_cost: float = Field(
-        default=1.0, ge=0, description="cost to the body of each GBP of improvement it must find"
+    risk_aversion: Annotated[float, RATE(le=100)] = Field(
+        default=0.0, description="GBP of expected incentive given up per GBP of its sd"
+    )
+    improvement_cost: Annotated[float, RATE] = Field(
+        default=1.0, description="cost to the body of each GBP of improvement it must find"
     )
     delivery: Delivery = Field(
         default_factory=Delivery, description="share of the required improvement acceptors deliver"
     )
-    pilot_replications: int = Field(default=200, ge=10, le=100_000)
-    overrides: dict[str, Literal["accept", "reject"]] = Field(default_factory=dict)
+    pilot_replications: Annotated[int, WHOLE(ge=10, le=100_000)] = Field(
+        default=200, description="replications of the pilot run that rational decisions use"
+    )
+    overrides: dict[str, Literal["accept", "reject"]] = Field(
+        default_factory=dict, description="bodies whose decision is set, whatever the rule"
+    )
 
 
 class Flexibility(StrictModel):
     """A net-neutral move of control total between two members of a system."""
 
-    fy: FYLabel
-    from_: Id = Field(alias="from")
-    to: Id
-    amount: float = Field(description="GBP m of surplus moved from one body's total to the other's")
+    fy: FYLabel = Field(description="the year whose totals move")
+    from_: Id = Field(alias="from", description="the body whose control total falls")
+    to: Id = Field(description="the body whose control total rises")
+    amount: SignedMoney = Field(
+        description="GBP m of surplus moved from one body's total to the other's"
+    )
 
 
 class ControlTotalsConfig(StrictModel):
     """Control totals (surplus required before incentives, GBP m; negative: largest deficit)."""
 
-    organisations: dict[str, ByYear] = Field(default_factory=dict)
-    systems: dict[str, ByYear] = Field(
+    organisations: dict[str, SignedMoneyByYear] = Field(
+        default_factory=dict, description="each commissioner's or provider's control total, GBP m"
+    )
+    systems: dict[str, SignedMoneyByYear] = Field(
         default_factory=dict, description="set system totals (default: the sum of members')"
     )
-    regions: dict[str, ByYear] = Field(
+    regions: dict[str, SignedMoneyByYear] = Field(
         default_factory=dict, description="set regional totals (default: the sum of systems')"
     )
-    flexibility: list[Flexibility] = Field(default_factory=list)
-    acceptance: Acceptance = Field(default_factory=Acceptance)
+    flexibility: list[Flexibility] = Field(
+        default_factory=list, description="net-neutral moves of total between system members"
+    )
+    acceptance: Acceptance = Field(
+        default_factory=Acceptance, description="how bodies decide to accept their totals"
+    )
 
 
 def totals(config: ControlTotalsConfig, economy: Economy) -> dict[str, np.ndarray]:

@@ -16,6 +16,7 @@ All flows are monthly twelfths, recurrent. Reads
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Annotated
 
 import numpy as np
 from pydantic import Field
@@ -26,18 +27,23 @@ from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Money, StrictModel
 from finsim.scenario.params import Growth
+from finsim.scenario.units import RATE
 from finsim.scenario.validate import References
 
 
 class ProviderCosts(StrictModel):
+    """A provider's operating costs and other income."""
+
     fixed: Money = Field(default=0.0, description="fixed operating cost in the first year, GBP m")
-    variable: float = Field(
-        default=0.0, ge=0, le=5, description="variable cost as a share of activity value at tariff"
+    variable: Annotated[float, RATE(le=5)] = Field(
+        default=0.0, description="variable cost per GBP of activity value at tariff"
     )
     other_income: Money = Field(default=0.0, description="other income a year, GBP m")
 
 
 class CommissionerCosts(StrictModel):
+    """A commissioner's spending outside its contracts."""
+
     other_spend: Money = Field(
         default=0.0, description="spend outside contracts in the first year, GBP m"
     )
@@ -50,8 +56,12 @@ class CostsConfig(StrictModel):
         default_factory=lambda: Growth.constant(0.0),
         description="growth of fixed costs, other spend and other income into each year",
     )
-    providers: dict[str, ProviderCosts] = Field(default_factory=dict)
-    commissioners: dict[str, CommissionerCosts] = Field(default_factory=dict)
+    providers: dict[str, ProviderCosts] = Field(
+        default_factory=dict, description="costs and other income by provider id"
+    )
+    commissioners: dict[str, CommissionerCosts] = Field(
+        default_factory=dict, description="spend outside contracts by commissioner id"
+    )
 
 
 @register_mechanism

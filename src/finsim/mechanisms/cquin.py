@@ -16,7 +16,7 @@ Postings: ``cquin`` (recurrent) from commissioner to provider. Reads
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -25,15 +25,20 @@ from finsim.distributions import share
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
-from finsim.scenario.params import NonNegativeByYear
+from finsim.scenario.params import ShareByYear
+from finsim.scenario.units import SHARE, Share
 from finsim.scenario.validate import References
 
 ContractType = Literal["activity", "block", "blended"]
 
 
 class Achievement(StrictModel):
-    mean: float = Field(ge=0, le=1)
-    sd: float = Field(default=0.0, ge=0, le=0.5)
+    """A share of the scheme earned, drawn per contract (logit-normal)."""
+
+    mean: Share = Field(description="mean share earned")
+    sd: Annotated[float, SHARE(le=0.5)] = Field(
+        default=0.0, description="standard deviation of the share earned"
+    )
 
     @model_validator(mode="after")
     def _possible(self) -> Achievement:
@@ -48,8 +53,8 @@ class Achievement(StrictModel):
 class CquinConfig(StrictModel):
     """The CQUIN scheme."""
 
-    share: NonNegativeByYear = Field(description="share of contract value at stake (0.025 = 2.5%)")
-    achievement: float | Achievement = Field(
+    share: ShareByYear = Field(description="share of contract value at stake (0.025 = 2.5%)")
+    achievement: Share | Achievement = Field(
         default=1.0,
         description="share of the scheme earned: a rate, or {mean, sd} drawn per contract",
     )

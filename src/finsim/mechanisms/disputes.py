@@ -31,7 +31,7 @@ and each dispute a row of ``res.table("disputes")``.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -40,16 +40,17 @@ from finsim.economy import EXTERNAL
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Money, StrictModel
+from finsim.scenario.units import MONTH, WHOLE, Share
 from finsim.scenario.validate import References
 
 
 class Stage(StrictModel):
     """A stage that may end in agreement."""
 
-    months: int = Field(default=1, ge=0, le=24)
-    settle_chance: float = Field(default=0.0, ge=0, le=1)
-    settle_share: float = Field(
-        default=0.5, ge=0, le=1, description="share of the disputed sum the provider gets"
+    months: Annotated[int, WHOLE(le=24)] = Field(default=1, description="how long it lasts")
+    settle_chance: Share = Field(default=0.0, description="chance it ends in agreement")
+    settle_share: Share = Field(
+        default=0.5, description="share of the disputed sum the provider gets"
     )
     fee: Money = Field(
         default=0.0, description="cost of the stage, GBP m, split between the parties"
@@ -59,9 +60,11 @@ class Stage(StrictModel):
 class Determination(StrictModel):
     """Binding, pendulum expert determination."""
 
-    months: int = Field(default=3, ge=1, le=24)
-    provider_wins: float = Field(ge=0, le=1, description="chance the expert finds for the provider")
-    fee: Money = 0.0
+    months: Annotated[int, WHOLE(ge=1, le=24)] = Field(
+        default=3, description="how long it takes to decide"
+    )
+    provider_wins: Share = Field(description="chance the expert finds for the provider")
+    fee: Money = Field(default=0.0, description="cost of the determination, GBP m")
 
 
 class DisputesConfig(StrictModel):
@@ -70,21 +73,26 @@ class DisputesConfig(StrictModel):
     basis: Literal["case_mix", "activity"] = Field(
         default="case_mix", description="what is disputed: coding (case mix) or activity above plan"
     )
-    review_month: int = Field(
-        default=10, ge=1, le=12, description="month commissioners review data"
+    review_month: Annotated[int, MONTH] = Field(
+        default=10, description="month commissioners review data"
     )
-    threshold: float = Field(
+    threshold: Share = Field(
         default=0.01,
-        ge=0,
         description="challenge when the disputed sum to date exceeds this share of plan",
     )
     min_amount: Money = Field(default=0.0, description="and is at least this, GBP m")
-    negotiation: Stage = Field(default_factory=lambda: Stage(months=1))
-    mediation: Stage = Field(default_factory=lambda: Stage(months=1))
-    expert_determination: Determination
-    provider_share_of_fees: float = Field(default=0.5, ge=0, le=1)
-    at_stake_years: int = Field(
-        default=2, ge=1, le=10, description="years of the disputed sum commissioners see at stake"
+    negotiation: Stage = Field(
+        default_factory=lambda: Stage(months=1), description="the first stage: the parties talk"
+    )
+    mediation: Stage = Field(
+        default_factory=lambda: Stage(months=1), description="the second stage: a mediator"
+    )
+    expert_determination: Determination = Field(description="the last, binding stage")
+    provider_share_of_fees: Share = Field(
+        default=0.5, description="share of every stage's fee the provider pays"
+    )
+    at_stake_years: Annotated[int, WHOLE(ge=1, le=10)] = Field(
+        default=2, description="years of the disputed sum commissioners see at stake"
     )
 
 

@@ -42,8 +42,9 @@ from finsim.errors import did_you_mean
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.numeric import row_sum
 from finsim.registry import register_mechanism
-from finsim.scenario.models import StrictModel
-from finsim.scenario.params import ByYear, NonNegativeByYear
+from finsim.scenario.models import Money, StrictModel
+from finsim.scenario.params import MoneyByYear, RateByYear, ShareByYear
+from finsim.scenario.units import Share
 from finsim.scenario.validate import References
 
 
@@ -51,16 +52,34 @@ class IncentivesConfig(StrictModel):
     """An incentive fund and the rules for earning it."""
 
     scheme: str = Field(default="sustainability_fund", description="a registered scheme name")
-    fund: NonNegativeByYear = Field(description="size of the fund each year, GBP m")
-    allocation: dict[str, float] = Field(
+    fund: MoneyByYear = Field(description="size of the fund each year, GBP m")
+    allocation: dict[str, Money] = Field(
         description="each body's allocation of the first year's fund, GBP m (scaled with the fund)"
     )
-    phasing: list[float] = Field(default_factory=lambda: [0.15, 0.20, 0.30, 0.35])
-    finance_share: ByYear = Field(default_factory=lambda: ByYear.constant(0.7))
-    performance_chance: float = Field(default=1.0, ge=0, le=1)
-    system_share: ByYear = Field(default_factory=lambda: ByYear.constant(0.0))
-    unearned: list[Literal["bonus", "general_distribution"]] = Field(default_factory=list)
-    bonus_ratio: ByYear = Field(default_factory=lambda: ByYear.constant(1.0))
+    phasing: list[Share] = Field(
+        default_factory=lambda: [0.15, 0.20, 0.30, 0.35],
+        description="share of the year's allocation earnable in each quarter (sums to 1)",
+    )
+    finance_share: ShareByYear = Field(
+        default_factory=lambda: ShareByYear.constant(0.7),
+        description="share earned by meeting the year-to-date control total (0.7 = 70%)",
+    )
+    performance_chance: Share = Field(
+        default=1.0, description="chance each quarter of meeting the performance trajectories"
+    )
+    system_share: ShareByYear = Field(
+        default_factory=lambda: ShareByYear.constant(0.0),
+        description="share of the finance share resting on the system's total (0.25; 1 = fully "
+        "system-based)",
+    )
+    unearned: list[Literal["bonus", "general_distribution"]] = Field(
+        default_factory=list,
+        description="how unearned money returns at year end, in order (the rest stays central)",
+    )
+    bonus_ratio: RateByYear = Field(
+        default_factory=lambda: RateByYear.constant(1.0),
+        description="bonus GBP for each GBP by which an acceptor beat its control total",
+    )
 
     @field_validator("phasing")
     @classmethod
@@ -241,7 +260,9 @@ class Incentives(Mechanism):
         accepted = ctx.state["control_totals.accepted"][ctx.fy, b]
         totals = ctx.state["control_totals.totals"]["org"][ctx.fy, b]
         _, _, before = self._tests(ctx, 1.0)
-        beaten = (before[:, b] - totals) * accepted
+        # only an acceptor has a total to beat: a body without one (NaN) beats nothing, and
+        # its NaN must not reach the arithmetic (NaN x 0 is NaN, not 0)
+        beaten = np.where(accepted, before[:, b] - np.where(accepted, totals, 0.0), 0.0)
         met = (beaten >= -1e-9) & accepted
         unearned = self.config.fund.at(ctx.fy_start_year) - row_sum(self.paid[:, b])
         earned = self.paid[:, b].copy()

@@ -29,7 +29,7 @@ Each forecast and intervention is an event and a row of
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
@@ -41,6 +41,7 @@ from finsim.mechanisms.transfers import current_allocation
 from finsim.numeric import row_sum
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, Money, StrictModel
+from finsim.scenario.units import WHOLE, Month, Share
 from finsim.scenario.validate import References
 
 Step = Literal["extra_surplus", "top_slice", "rapid_savings", "loans"]
@@ -48,41 +49,69 @@ DEFAULT_ORDER: tuple[Step, ...] = ("extra_surplus", "top_slice", "rapid_savings"
 
 
 class ExtraSurplus(StrictModel):
-    select: Literal["named", "largest_headroom", "pro_rata"] = "named"
+    """Extra surplus asked of bodies with headroom."""
+
+    select: Literal["named", "largest_headroom", "pro_rata"] = Field(
+        default="named",
+        description="who is asked: the named bodies, those with most headroom first, or all "
+        "pro rata to size",
+    )
     named: dict[str, Money] = Field(
         default_factory=dict, description="amount asked of each named body, GBP m"
     )
-    share_of_gap: float = Field(default=1.0, ge=0, le=1)
-    delivery: Delivery = Field(default_factory=Delivery)
+    share_of_gap: Share = Field(default=1.0, description="share of the gap this step covers")
+    delivery: Delivery = Field(
+        default_factory=Delivery, description="share of the extra surplus delivered"
+    )
 
 
 class TopSlice(StrictModel):
-    share: float = Field(
-        default=0.005, ge=0, le=1, description="largest share of the rest of the year's allocations"
+    """A share of commissioners' allocations taken back for the rest of the year."""
+
+    share: Share = Field(
+        default=0.005, description="largest share of the rest of the year's allocations"
     )
 
 
 class RapidSavings(StrictModel):
-    share_of_gap: float = Field(default=1.0, ge=0, le=1)
-    delivery: Delivery = Field(default_factory=lambda: Delivery(mean=0.5, sd=0.2))
+    """Region-wide savings schemes across providers, pro rata to their costs."""
+
+    share_of_gap: Share = Field(default=1.0, description="share of the gap this step covers")
+    delivery: Delivery = Field(
+        default_factory=lambda: Delivery(mean=0.5, sd=0.2),
+        description="share of the planned savings delivered",
+    )
 
 
 class Loans(StrictModel):
-    repay_years: int = Field(default=3, ge=1, le=30)
+    """Revenue-support loans from the centre to providers forecast to miss their totals."""
+
+    repay_years: Annotated[int, WHOLE(ge=1, le=30)] = Field(
+        default=3, description="years over which a loan is repaid, in equal instalments"
+    )
 
 
 class InterventionsConfig(StrictModel):
+    """Which regions intervene, when, and in what order."""
+
     regions: list[Id] | None = Field(
         default=None, description="default: every region with a control total"
     )
-    months: list[int] = Field(
+    months: list[Month] = Field(
         default_factory=lambda: [6], description="months in which regions forecast"
     )
-    order: list[Step] = Field(default_factory=lambda: list(DEFAULT_ORDER))
-    extra_surplus: ExtraSurplus = Field(default_factory=ExtraSurplus)
-    top_slice: TopSlice = Field(default_factory=TopSlice)
-    rapid_savings: RapidSavings = Field(default_factory=RapidSavings)
-    loans: Loans = Field(default_factory=Loans)
+    order: list[Step] = Field(
+        default_factory=lambda: list(DEFAULT_ORDER),
+        description="the interventions tried, in order, until the gap is covered",
+    )
+    extra_surplus: ExtraSurplus = Field(
+        default_factory=ExtraSurplus, description="the extra_surplus step"
+    )
+    top_slice: TopSlice = Field(default_factory=TopSlice, description="the top_slice step")
+    rapid_savings: RapidSavings = Field(
+        default_factory=RapidSavings, description="the rapid_savings step"
+    )
+    loans: Loans = Field(default_factory=Loans, description="the loans step")
 
 
 def by_cost(ctx: Context, bodies: np.ndarray) -> np.ndarray:

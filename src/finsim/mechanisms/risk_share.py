@@ -23,12 +23,15 @@ from finsim.mechanisms.base import Context, Mechanism
 from finsim.numeric import row_sum
 from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, StrictModel
+from finsim.scenario.units import Share
 from finsim.scenario.validate import References
 
 
 class Agreement(StrictModel):
-    system: Id
-    shares: dict[str, float] = Field(
+    """A system's members pooling their variances against control totals."""
+
+    system: Id = Field(description="the system whose members share risk")
+    shares: dict[str, Share] = Field(
         description="each member's share of the pooled variance (sums to 1)"
     )
 

@@ -29,26 +29,31 @@ from finsim.mechanisms.base import Context, Mechanism
 from finsim.mechanisms.control_totals import Delivery
 from finsim.mechanisms.transfers import members
 from finsim.registry import register_mechanism
-from finsim.scenario.models import FYLabel, Id, StrictModel
-from finsim.scenario.params import NonNegativeByYear
+from finsim.scenario.models import FYLabel, Id, Money, StrictModel
+from finsim.scenario.params import ShareByYear
+from finsim.scenario.units import Share
 from finsim.scenario.validate import References
 
 
 class Programme(StrictModel):
     """One savings programme."""
 
-    id: Id
+    id: Id = Field(description="unique among the programmes")
     who: Id | Literal["providers", "commissioners"] | list[Id] = Field(
         description="the bodies saving: a group, a list of ids, or (with system_wide) a system"
     )
-    share_of_costs: NonNegativeByYear | None = Field(
+    share_of_costs: ShareByYear | None = Field(
         default=None, description="planned saving as a share of the body's operating costs"
     )
-    amount: dict[str, float] | None = Field(
+    amount: dict[str, Money] | None = Field(
         default=None, description="planned saving per body, GBP m a year"
     )
-    delivery: Delivery = Field(default_factory=Delivery)
-    recurrent_share: float = Field(default=1.0, ge=0, le=1)
+    delivery: Delivery = Field(
+        default_factory=Delivery, description="share of the planned saving delivered"
+    )
+    recurrent_share: Share = Field(
+        default=1.0, description="share of the saving that recurs in later years"
+    )
     system_wide: bool = Field(
         default=False, description="one plan and one delivery draw per system"
     )
@@ -64,7 +69,9 @@ class Programme(StrictModel):
 
 
 class SavingsConfig(StrictModel):
-    programmes: list[Programme] = Field(default_factory=list)
+    """Savings programmes."""
+
+    programmes: list[Programme] = Field(default_factory=list, description="the programmes")
 
 
 @register_mechanism

@@ -34,7 +34,8 @@ from finsim.errors import did_you_mean
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
-from finsim.scenario.params import ByYear, Growth, NonNegativeByYear
+from finsim.scenario.params import Growth, PriceByYear, ShareByYear
+from finsim.scenario.units import Share
 from finsim.scenario.validate import References
 
 #: Points of delivery with conventional names; a scenario may add its own.
@@ -52,22 +53,24 @@ STANDARD_PODS = (
 class MarginalRate(StrictModel):
     """Emergency activity above a baseline paid at a share of price."""
 
-    rate: ByYear = Field(description="share of price paid above the baseline (0.3, 0.5, 0.7)")
-    pods: list[str] = Field(default_factory=lambda: ["non_elective"])
+    rate: ShareByYear = Field(description="share of price paid above the baseline (0.3, 0.5, 0.7)")
+    pods: list[str] = Field(
+        default_factory=lambda: ["non_elective"], description="the points of delivery it covers"
+    )
 
 
 class ShortStay(StrictModel):
     """Short-stay emergency admissions paid at a reduced price."""
 
-    pod: str = "non_elective"
-    share: float = Field(ge=0, le=1, description="share of admissions that are short stays")
-    reduction: float = Field(ge=0, le=1, description="price reduction for a short stay")
+    pod: str = Field(default="non_elective", description="the point of delivery it covers")
+    share: Share = Field(description="share of admissions that are short stays")
+    reduction: Share = Field(description="price reduction for a short stay, a share of price")
 
 
 class TariffConfig(StrictModel):
     """National prices, how they move, and national payment rules."""
 
-    prices: dict[str, NonNegativeByYear] = Field(
+    prices: dict[str, PriceByYear] = Field(
         min_length=1,
         description="GBP per unit by point of delivery: the first simulated year's price, "
         "and any later year's published price",
@@ -80,8 +83,12 @@ class TariffConfig(StrictModel):
         default_factory=lambda: Growth.constant(0.0),
         description="efficiency factor deducted from the uplift each year (0.02 = 2%)",
     )
-    emergency_marginal_rate: MarginalRate | None = None
-    short_stay_emergency: ShortStay | None = None
+    emergency_marginal_rate: MarginalRate | None = Field(
+        default=None, description="emergency activity above a baseline paid at a share of price"
+    )
+    short_stay_emergency: ShortStay | None = Field(
+        default=None, description="short-stay emergency admissions paid at a reduced price"
+    )
 
 
 @register_mechanism
@@ -120,7 +127,10 @@ class Tariff(Mechanism):
                 refs.add(path, f"unknown point of delivery '{pod}'", did_you_mean(pod, pods))
         # prices move by 1 + uplift - efficiency: below zero, they would turn negative
         for year in range(refs.start_year + 1, refs.start_year + refs.n_years):
-            net = config.cost_uplift.at(year) - config.efficiency.at(year)
+            try:
+                net = config.cost_uplift.at(year) - config.efficiency.at(year)
+            except KeyError:  # a year before the first given: check_years reports it
+                continue
             if net < -1.0:
                 refs.add(
                     ("tariff", "efficiency"),

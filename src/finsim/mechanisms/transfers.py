@@ -36,6 +36,7 @@ from finsim.mechanisms.base import Context, Mechanism
 from finsim.numeric import row_sum
 from finsim.registry import register_mechanism
 from finsim.scenario.models import FYLabel, Id, Money, StrictModel
+from finsim.scenario.units import Month, Weight
 from finsim.scenario.validate import References
 
 Group = Literal["regions", "systems", "commissioners", "providers", "teaching_providers"]
@@ -50,26 +51,35 @@ _GROUP_TYPE = {
 
 
 class When(StrictModel):
-    fy: FYLabel
-    month: int = Field(ge=1, le=12, description="1 = April ... 12 = March")
+    """A month of a financial year."""
+
+    fy: FYLabel = Field(description="the financial year")
+    month: Month = Field(description="1 = April ... 12 = March")
 
 
 class Transfer(StrictModel):
     """One dated movement of money (see the module docstring)."""
 
-    id: Id
-    at: When
-    from_: Id | Group | list[Id] = Field(alias="from")
-    to: Id | Group | list[Id]
+    id: Id = Field(description="unique among the transfers")
+    at: When = Field(description="when the money moves")
+    from_: Id | Group | list[Id] = Field(
+        alias="from", description="who pays: an id, a group or a list of ids"
+    )
+    to: Id | Group | list[Id] = Field(description="who receives: an id, a group or a list of ids")
     amount: Money = Field(description="total moved, GBP m")
-    split: Split | dict[str, float] = Field(
-        default="equal", description="how recipients share the total"
+    split: Split | dict[str, Weight] = Field(
+        default="equal", description="how recipients share the total: a rule, or weights by id"
     )
-    source_split: Split | dict[str, float] = Field(
-        default="equal", description="how several sources share the total"
+    source_split: Split | dict[str, Weight] = Field(
+        default="equal",
+        description="how several sources share the total: a rule, or weights by id",
     )
-    recurrence: Literal["recurrent", "non_recurrent"] = "non_recurrent"
-    kind: Literal["revenue", "capital"] = "revenue"
+    recurrence: Literal["recurrent", "non_recurrent"] = Field(
+        default="non_recurrent", description="recurrent money joins the receiver's baseline"
+    )
+    kind: Literal["revenue", "capital"] = Field(
+        default="revenue", description="revenue or capital money"
+    )
     category: Literal[
         "reallocation",
         "teaching_uplift",
@@ -78,8 +88,8 @@ class Transfer(StrictModel):
         "top_slice",
         "risk_share",
         "other_income",
-    ] = "reallocation"
-    note: str = ""
+    ] = Field(default="reallocation", description="the ledger category it is posted as")
+    note: str = Field(default="", description="free text, for the reader")
 
 
 def members(economy: Economy, who: str | list[str]) -> np.ndarray:

@@ -3,7 +3,8 @@
 Each mechanism (see ``finsim.mechanisms``) owns its own section of the file and
 declares its model beside its logic; :func:`scenario_model` assembles the whole
 file's model from the sections of the mechanisms registered at the time.
-Every model forbids unknown keys and non-finite numbers.
+Every model forbids unknown keys and non-finite numbers, and every number in it has a
+unit (:mod:`finsim.scenario.units`): money, price, count, share, rate, growth...
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from finsim.calendar import parse_fy
+from finsim.scenario.units import RANK, RATE, WHOLE, AsPath, Count
+from finsim.scenario.units import Money as Money  # re-exported: mechanisms import it from here
 
 #: Ids of the accounts through which money enters and leaves the modelled NHS.
 EXTERNAL_ACCOUNTS = ("treasury", "external")
@@ -21,7 +24,6 @@ EXTERNAL_ACCOUNTS = ("treasury", "external")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=80)]
-Money = Annotated[float, Field(ge=0, description="GBP million")]
 
 
 def _check_fy(value: Any) -> Any:
@@ -45,28 +47,30 @@ class StrictModel(BaseModel):
 class Settings(StrictModel):
     """What the scenario is and which financial years it spans."""
 
-    name: str = Field(min_length=1)
-    description: str = ""
+    name: str = Field(min_length=1, description="the scenario's name, shown in results")
+    description: str = Field(default="", description="what the scenario is for, in words")
     start: FYLabel = Field(description="first financial year simulated, e.g. '2017/18'")
-    years: int = Field(ge=1, le=50, description="number of financial years simulated")
-    accounts_close_month: int = Field(
+    years: Annotated[int, WHOLE(ge=1, le=50)] = Field(
+        description="number of financial years simulated"
+    )
+    accounts_close_month: Annotated[int, WHOLE(le=12)] = Field(
         default=2,
-        ge=0,
-        le=12,
         description="month of the following year at whose end a year's accounts close "
         "(2 = end of May); later postings for that year are prior-year items",
     )
 
 
 class Organisation(StrictModel):
-    id: Id
-    name: str | None = None
+    """Any organisation: an id unique across the scenario, and a name to show."""
+
+    id: Id = Field(description="unique across all organisations")
+    name: str | None = Field(default=None, description="name to show (default: the id)")
 
 
 class Centre(Organisation):
     """The national body (DoH / NHS England): holds central reserves and incentive funds."""
 
-    id: Id = "centre"
+    id: Id = Field(default="centre", description="unique across all organisations")
 
 
 class Region(Organisation):
@@ -76,29 +80,29 @@ class Region(Organisation):
 class System(Organisation):
     """An STP / ICS: commissioners and providers planning together (pre-2022, not a legal body)."""
 
-    region: Id
+    region: Id = Field(description="the region the system belongs to")
 
 
 class Member(Organisation):
     """A commissioner or provider: a member of a system, and through it of a region."""
 
-    system: Id
+    system: Id = Field(description="the system (STP / ICS) it is a member of")
     region: Id | None = Field(
         default=None, description="optional; if given it must be the region of the system"
     )
-    deprivation_quintile: int | None = Field(
-        default=None, ge=1, le=5, description="1 = most deprived fifth of England"
+    deprivation_quintile: Annotated[int, RANK(ge=1, le=5, whole=True)] | None = Field(
+        default=None, description="1 = most deprived fifth of England"
     )
 
 
 class Commissioner(Member):
     """A health authority, PCT, CCG, ICB or sub-ICB location, area team."""
 
-    population: float = Field(default=0.0, ge=0, description="registered population")
-    weighted_population: float | None = Field(
-        default=None, ge=0, description="need-weighted population (defaults to population)"
+    population: Count = Field(default=0.0, description="registered population, people")
+    weighted_population: Count | None = Field(
+        default=None, description="need-weighted population (defaults to population)"
     )
-    weights: dict[str, Annotated[float, Field(ge=0)]] = Field(
+    weights: dict[str, Count] = Field(
         default_factory=dict,
         description="weighted population by formula component (e.g. ga, community, "
         "mental_health, maternity, prescribing, core, primary_care)",
@@ -111,29 +115,35 @@ ProviderKind = Literal["acute", "community", "mental_health", "ambulance", "spec
 class Provider(Member):
     """An NHS trust or foundation trust."""
 
-    kind: ProviderKind = "acute"
-    teaching: bool = False
-    market_forces_factor: float = Field(
-        default=1.0, gt=0, le=3, description="multiplies national tariff prices"
+    kind: ProviderKind = Field(default="acute", description="what services it provides")
+    teaching: bool = Field(
+        default=False, description="a teaching trust (transfers to teaching_providers reach it)"
+    )
+    market_forces_factor: Annotated[float, RATE(ge=None, gt=0, le=3)] = Field(
+        default=1.0, description="multiplies national tariff prices (1.05: prices 5% higher)"
     )
 
 
 class Organisations(StrictModel):
     """Who is in the modelled economy. ``treasury`` and ``external`` always exist."""
 
-    centre: Centre = Centre()
-    regions: list[Region] = Field(min_length=1)
-    systems: list[System] = Field(min_length=1)
-    commissioners: list[Commissioner] = Field(default_factory=list)
-    providers: list[Provider] = Field(default_factory=list)
+    centre: Centre = Field(default=Centre(), description="the national body")
+    regions: list[Region] = Field(min_length=1, description="regional offices")
+    systems: list[System] = Field(min_length=1, description="STPs / ICSs, each in a region")
+    commissioners: list[Commissioner] = Field(
+        default_factory=list, description="commissioners, each in a system"
+    )
+    providers: list[Provider] = Field(
+        default_factory=list, description="NHS trusts and foundation trusts, each in a system"
+    )
 
 
 class Uncertain(StrictModel):
     """An uncertain input for sensitivity analysis: a number in the scenario and its range."""
 
     path: str = Field(description="dotted path of a number in the scenario, e.g. activity.shock_sd")
-    low: float
-    high: float
+    low: AsPath = Field(description="lowest value, in the unit of the number at path")
+    high: AsPath = Field(description="highest value, in the unit of the number at path")
 
 
 class BaseScenarioModel(StrictModel):
@@ -142,8 +152,8 @@ class BaseScenarioModel(StrictModel):
     extends: str | None = Field(
         default=None, description="path of a base file, relative to this one"
     )
-    scenario: Settings
-    organisations: Organisations
+    scenario: Settings = Field(description="what the scenario is and the years it spans")
+    organisations: Organisations = Field(description="who is in the modelled economy")
     uncertain: list[Uncertain] = Field(
         default_factory=list,
         description="uncertain inputs and their ranges, for finsim.sensitivity",

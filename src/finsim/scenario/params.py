@@ -15,6 +15,14 @@ financial year as the unit. Above, 2018/19 takes 0.021 and every year from
 2019/20 on takes 0.034. A simulated year *before* the first listed year is an
 error, reported when the scenario is validated, because guessing backwards
 would silently invent a policy.
+
+**Units.** Each class below holds numbers of one unit (:mod:`finsim.scenario.units`),
+checked value by value, whether written as one number or year by year:
+:class:`MoneyByYear`, :class:`SignedMoneyByYear`, :class:`PriceByYear`,
+:class:`ShareByYear`, :class:`RateByYear`, :class:`Growth` (applied into each year
+from the second), :class:`GrowthByYear` (in force from the first year) and
+:class:`GrowthLimitByYear` (a floor or cap on growth). A share, rate or growth may be
+written as a percentage, ``{2018/19: "70%"}``.
 """
 
 from __future__ import annotations
@@ -29,13 +37,30 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from finsim.calendar import fy_label, parse_fy
+from finsim.scenario.units import (
+    GROWTH,
+    GROWTH_LIMIT,
+    MONEY,
+    PRICE,
+    RATE,
+    SHARE,
+    SIGNED_MONEY,
+    Unit,
+    UnitError,
+)
 
 FY_PATTERN = r"^\d{4}/\d{2}$"
 
 
 class ByYear:
-    """A number per financial year, with the step rule described in the module docstring."""
+    """A number per financial year, with the step rule described in the module docstring.
 
+    This base class holds any finite number; a scenario model uses a subclass naming the
+    unit (below), so that its values are checked and its schema says what they are.
+    """
+
+    #: the unit of every value (None: any finite number, at least ``minimum`` if given)
+    unit: ClassVar[Unit | None] = None
     minimum: ClassVar[float | None] = None
     #: True for rates first applied in the second simulated year (see :class:`Growth`)
     from_second_year: ClassVar[bool] = False
@@ -104,7 +129,13 @@ class ByYear:
         return PydanticCustomError("by_year", "{msg}", context)
 
     @classmethod
-    def _check_number(cls, value: Any, where: str, key: Any = None) -> float:
+    def _check_number(cls, value: Any, where: str, key: Any = None, or_else: str = "") -> float:
+        if cls.unit is not None:
+            try:
+                return float(cls.unit.check(value, where, or_else))
+            except UnitError as exc:
+                raise cls._error(str(exc), key) from None
+        where = or_else + where
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise cls._error(f"expected a number{where}, got {value!r}", key)
         try:
@@ -124,6 +155,8 @@ class ByYear:
     def _validate(cls, value: Any) -> ByYear:
         if isinstance(value, cls):
             return value
+        if isinstance(value, ByYear):  # another kind: its values are checked in this unit
+            value = value.to_data()
         if isinstance(value, Mapping):
             if not value:
                 raise cls._error("expected at least one year, e.g. {2018/19: 0.02}")
@@ -136,7 +169,7 @@ class ByYear:
                 out[year] = cls._check_number(item, f" for {key}", key)
             return cls(out)
         number = cls._check_number(
-            value, " or a mapping of financial year to number, e.g. {2018/19: 0.02}"
+            value, "", or_else=" or a mapping of financial year to number, e.g. {2018/19: 0.02}"
         )
         return cls.constant(number)
 
@@ -153,9 +186,13 @@ class ByYear:
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        number: dict[str, Any] = {"type": "number"}
-        if cls.minimum is not None:
-            number["minimum"] = cls.minimum
+        number: dict[str, Any]
+        if cls.unit is not None:
+            number = cls.unit.json_schema()
+        else:
+            number = {"type": "number"}
+            if cls.minimum is not None:
+                number["minimum"] = cls.minimum
         return {
             "anyOf": [
                 number,
@@ -172,17 +209,68 @@ class ByYear:
 
 
 class NonNegativeByYear(ByYear):
-    """A per-year number that cannot be negative (money, activity, populations)."""
+    """A per-year number that cannot be negative, of no particular unit.
+
+    Kept for mechanisms written before units; a scenario model should use the class of
+    its unit (:class:`MoneyByYear`, :class:`PriceByYear`, :class:`ShareByYear`...)."""
 
     minimum = 0.0
+
+
+class MoneyByYear(ByYear):
+    """GBP million per year, not negative: a stream, an envelope, a fund."""
+
+    unit = MONEY
+
+
+class SignedMoneyByYear(ByYear):
+    """GBP million per year, of either sign: a control total (negative: the largest deficit
+    allowed)."""
+
+    unit = SIGNED_MONEY
+
+
+class PriceByYear(ByYear):
+    """GBP (not millions) per unit of activity or per head, per year."""
+
+    unit = PRICE
+
+
+class ShareByYear(ByYear):
+    """A share from 0 to 1 per year (0.7 or "70%"): a finance share, a marginal rate, a
+    share of an envelope or of costs."""
+
+    unit = SHARE
+
+
+class RateByYear(ByYear):
+    """A ratio of at least 0 per year that may be 1 or more: a multiplier (demand against
+    plan), GBP per GBP (a bonus ratio), a convergence rate."""
+
+    unit = RATE
 
 
 class Growth(ByYear):
     """A rate applied *into* each year from the second simulated year on (uplifts, growth,
     inflation, efficiency): it need not be given for the first simulated year.
 
-    A rate cannot be below -1 (-100%, which takes a value to zero): below, money, activity
-    and populations would turn negative."""
+    From -1 (-100%, which takes a value to zero: below, money, activity and populations
+    would turn negative) to below 1: growth of 100% a year or more is refused as a
+    percentage written as a whole number (3 for 3%), with the fix in the message."""
 
-    minimum = -1.0
+    unit = GROWTH
     from_second_year = True
+
+
+class GrowthByYear(ByYear):
+    """A growth rate in force in every year from the first, bounded as :class:`Growth`
+    (coding drift: a rise in reported case mix each year)."""
+
+    unit = GROWTH
+
+
+class GrowthLimitByYear(ByYear):
+    """A floor or cap on growth in each year, from -1 to 1 inclusive: a cap of 1 (100%)
+    is the "no cap" some files write for a year in which pace of change does not apply."""
+
+    unit = GROWTH_LIMIT

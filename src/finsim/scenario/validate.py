@@ -16,7 +16,7 @@ import typing
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from finsim.calendar import fy_label, parse_fy
 from finsim.errors import Problem, did_you_mean, format_path
@@ -47,12 +47,20 @@ def scenario_model() -> type[BaseModel]:
     key = tuple((section, cls) for section, cls in registered.items())
     if key not in _model_cache:
         fields: dict[str, Any] = {
-            section: (cls.Config | None, None) for section, cls in registered.items()
+            section: (cls.Config | None, Field(default=None, description=_section_words(cls)))
+            for section, cls in registered.items()
         }
         _model_cache[key] = create_model(  # type: ignore[call-overload]
             "Scenario", __base__=BaseScenarioModel, **fields
         )
     return _model_cache[key]
+
+
+def _section_words(cls: type) -> str:
+    """What a mechanism's section holds: the first line of the mechanism's docstring."""
+    doc = cls.__dict__.get("__doc__") or ""
+    first = doc.strip().split("\n\n")[0]
+    return " ".join(first.split()) or f"the section read by the mechanism {cls.__name__}"
 
 
 # -- pydantic errors into Problems ------------------------------------------------------------
