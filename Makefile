@@ -35,10 +35,12 @@ demo: $(VENV)/.installed-plot
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
-# The long run of the reliability tests (fuzzed files, invariants, edge cases): many more
-# hypothesis examples than `make test` (docs/reliability.md); a few minutes.
+# The long run of the reliability tests (fuzzed files and paths, sizes after aliases, tampered
+# results folders, orphaned workers, invariants, edge cases): many more hypothesis examples
+# than `make test` (docs/reliability.md); several minutes.
 fuzz: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest tests/test_fuzz.py tests/test_invariants.py tests/test_edge_cases.py \
+	  tests/test_security.py tests/test_faults.py::test_workers_exit_when_the_run_is_killed \
 	  -p no:cacheprovider --hypothesis-profile=fuzz --hypothesis-show-statistics -q
 
 lint: $(VENV)/.installed-dev

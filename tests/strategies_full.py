@@ -8,11 +8,8 @@ the short one, so that it stays quick.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import signal
-from collections.abc import Iterator
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -29,33 +26,13 @@ FUZZ_SCALE = float(os.environ.get("FINSIM_FUZZ_SCALE", "1"))
 
 def fuzz_settings(normal: int, fuzz: int) -> settings:
     """``normal`` examples in the normal suite, ``fuzz`` (times FINSIM_FUZZ_SCALE) under
-    ``make fuzz``; no deadline (the per-case budget is :func:`time_budget`), and no health
-    check on slow or large data."""
+    ``make fuzz``; no deadline (how long a case takes is for benchmarks/, never a test's
+    assertion), and no health check on slow or large data."""
     return settings(
         max_examples=max(1, round(fuzz * FUZZ_SCALE)) if FUZZ else normal,
         deadline=None,
         suppress_health_check=list(HealthCheck),
     )
-
-
-class CaseTimeout(Exception):
-    """A fuzzed case took longer than its budget: finsim must never hang on an input."""
-
-
-@contextlib.contextmanager
-def time_budget(seconds: float) -> Iterator[None]:
-    """Fail (CaseTimeout) if the block runs longer than ``seconds`` of wall time."""
-
-    def expired(signum: int, frame: Any) -> None:
-        raise CaseTimeout(f"the case took more than {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # -- hostile values ------------------------------------------------------------------------------

@@ -299,3 +299,19 @@ def test_extreme_settings_with_every_mechanism(doc, growth):
     check_money_is_conserved(res, 1, doc["scenario"]["years"])
     check_loans_are_repaid(res, doc)
     check_withheld_money_is_never_lost(res, doc)
+
+
+# -- per-year parameters that start after the scenario (issue 14, item 10) --------------------
+
+
+@pytest.mark.parametrize("name", ["two_systems.yaml", "kent_dispute_2017.yaml"])
+def test_a_start_before_the_first_year_of_a_growth_rate_is_a_scenario_error(name):
+    """A scenario starting years before the first year its tariff's cost uplift and efficiency
+    give (start: 2010/11 with values from 2017/18) is a problem naming the field, not a
+    KeyError from the tariff's check."""
+    doc = example(name)
+    doc["scenario"]["start"] = "2010/11"
+    with pytest.raises(finsim.ScenarioError) as info:
+        finsim.Scenario.from_dict(doc)
+    found = {p.path: p.message for p in info.value.problems}
+    assert "no value for 2011/12" in found["tariff.cost_uplift"], str(info.value)

@@ -1,8 +1,10 @@
-"""Faults: a worker killed mid-run, a full or read-only disk, a write interrupted.
+"""Faults: a worker killed mid-run, the run itself killed, a full or read-only disk, a write
+interrupted.
 
 A run either completes (Dask retries a chunk whose worker died) or stops with one clear
-message and resumes later from its results folder with nothing lost or doubled. A write
-that fails leaves no partial file or chunk behind.
+message and resumes later from its results folder with nothing lost or doubled. A run killed
+outright leaves no worker process behind. A write that fails leaves no partial file or chunk
+behind.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +215,105 @@ def test_dask_stops_with_a_clear_error_when_a_chunk_keeps_killing_its_workers(
     assert last == first + 1 and f"{first:09d}-{last:09d}" not in os.listdir(out / "chunks")
     monkeypatch.setattr(finsim.runner, "run_chunk", _real_run_chunk)
     assert_whole(finsim.run(scenario, out=out, resume=True, **options), reference)
+
+
+# -- the run's own process killed ----------------------------------------------------------------
+
+#: Set to a folder, this makes :func:`stalling_run_chunk` mark there each worker that runs a
+#: chunk and each chunk it finishes, and never finish the chunk of replication 0.
+STALL = "FINSIM_TEST_STALL"
+
+
+def stalling_run_chunk(scenario, replications, *args, **kwargs):
+    """finsim.runner.run_chunk, but the chunk holding replication 0 never ends (its worker is
+    busy when the run is killed) and the others mark that they finished (after them, the
+    other worker waits on the pipe for a chunk that never comes)."""
+    folder = Path(os.environ[STALL])
+    (folder / f"worker-{os.getpid()}").touch()
+    if 0 in replications:
+        time.sleep(3600)
+    out = _real_run_chunk(scenario, replications, *args, **kwargs)
+    (folder / f"done-{int(replications[0])}").touch()
+    return out
+
+
+ORPHAN_DRIVER = """
+import sys
+sys.path.insert(0, {root!r})
+import finsim
+import finsim.runner
+from tests.test_faults import stalling_run_chunk
+finsim.runner.run_chunk = stalling_run_chunk
+if {watcher_only!r}:  # as where the kernel offers no signal on a parent's death
+    finsim.runner._kill_me_with_my_parent = lambda: None
+scenario = finsim.load_scenario({example!r})
+finsim.run(scenario, replications=8, chunk_size=2, backend="processes", workers=2, progress=False)
+"""
+
+
+def process_gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie waiting to be reaped has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc: ask the process
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] in {"Z", "X"}
+
+
+def wait_for(condition, what: str, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``condition`` with a generous deadline (a guard against hanging, not a measure of
+    speed: the faults are about what happens, never how fast)."""
+    deadline = time.monotonic() + 300
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the run ended (status {proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"still waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="processes are not watched on Windows")
+@pytest.mark.parametrize("watcher_only", [False, True], ids=["any way", "the watching thread"])
+def test_workers_exit_when_the_run_is_killed(tmp_path, watcher_only):
+    """A processes run killed outright (SIGKILL: nothing of it runs again) leaves no worker
+    behind: neither the one busy with a chunk nor the one waiting on the pipe for its next
+    (they lived on indefinitely). On Linux the kernel's death signal ends them; the watching
+    thread alone does too."""
+    if not watcher_only and not sys.platform.startswith("linux"):
+        pytest.skip("the death signal is Linux's")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {**os.environ, STALL: str(marks), "PYTHONPATH": str(ROOT / "src")}
+    driver = ORPHAN_DRIVER.format(root=str(ROOT), watcher_only=watcher_only, example=str(EXAMPLE))
+    with open(tmp_path / "stderr", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", driver], env=env, stderr=err)
+    workers: list[int] = []
+    try:
+        # one worker stuck in chunk 0, the other through chunks 1-3 and then idle
+        wait_for(
+            lambda: all((marks / f"done-{r}").exists() for r in (2, 4, 6)),
+            "the other chunks",
+            proc,
+        )
+        workers = [int(p.name.split("-")[1]) for p in marks.glob("worker-*")]
+        assert len(workers) == 2 and not any(process_gone(w) for w in workers)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        wait_for(lambda: all(process_gone(w) for w in workers), "the workers to exit")
+    finally:
+        proc.kill()
+        proc.wait()
+        for pid in workers:  # (should the test fail: leave nothing running)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 # -- full and read-only disks -------------------------------------------------------------------

@@ -14,11 +14,16 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 import finsim
 from finsim.cli import main
 from finsim.errors import ResultsError
+
+from .strategies_full import fuzz_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src" / "finsim"
@@ -407,3 +412,346 @@ def test_a_pickled_array_in_a_chunk_is_refused_not_loaded(saved_run):
     np.save(path, np.array([os.system], dtype=object), allow_pickle=True)
     with pytest.raises(ResultsError, match="cannot be read"):
         resume(saved_run)
+
+
+# -- every chunk is its run's, whole and of the run's shape ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def _other_run(tmp_path_factory) -> Path:
+    """The same scenario and chunking as ``saved_run``, run with another seed."""
+    folder = tmp_path_factory.mktemp("other") / "run"
+    finsim.run(finsim.load_scenario(EXAMPLE), replications=8, chunk_size=2, seed=3, out=folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def _reference() -> finsim.Results:
+    return finsim.run(finsim.load_scenario(EXAMPLE), replications=8, chunk_size=2, seed=2)
+
+
+CHUNK = "000000002-000000003"
+
+
+def test_a_chunk_copied_from_another_seeds_run_is_refused(saved_run, _other_run):
+    """A chunk copied from a run of another seed (same scenario, same chunking: it fits
+    perfectly) was read silently, mixing two runs: now a ResultsError naming the chunk and
+    what does not match, on resuming and on loading."""
+    chunks = saved_run / "chunks"
+    shutil.rmtree(chunks / CHUNK)
+    shutil.copytree(_other_run / "chunks" / CHUNK, chunks / CHUNK)
+    for action in (resume, load):
+        with pytest.raises(ResultsError) as info:
+            action(saved_run)
+        message = str(info.value)
+        assert message.startswith(str(chunks / CHUNK)) and "not a chunk of this run" in message
+        assert "seed 3 in the chunk, 2 in the run" in message and "--resume" in message
+
+
+def test_a_chunk_missing_from_the_run_is_not_filled_from_another(saved_run, _other_run):
+    """The other run's chunk put where this run has none (a gap resuming would fill) is refused
+    before anything runs: it is not taken as done."""
+    chunks = saved_run / "chunks"
+    shutil.rmtree(chunks / CHUNK)
+    shutil.copytree(_other_run / "chunks" / CHUNK, chunks / CHUNK)
+    with pytest.raises(ResultsError, match="seed 3 in the chunk"):
+        resume(saved_run)
+
+
+@pytest.mark.parametrize("same", [False, True], ids=["another run", "an identical run"])
+def test_chunks_linked_to_another_runs_are_refused(saved_run, _other_run, tmp_path, same):
+    """``chunks/`` a symbolic link to another run's chunks (even an identical run's, which a
+    resumed run would write into) is a ResultsError naming it, on resuming and on loading."""
+    target = _other_run / "chunks"
+    if same:
+        target = Path(shutil.copytree(saved_run / "chunks", tmp_path / "elsewhere"))
+    shutil.rmtree(saved_run / "chunks")
+    (saved_run / "chunks").symlink_to(target, target_is_directory=True)
+    before = sorted(p.name for p in target.iterdir())
+    for action in (resume, load):
+        with pytest.raises(ResultsError, match="chunks: is a symbolic link"):
+            action(saved_run)
+    assert sorted(p.name for p in target.iterdir()) == before
+
+
+def test_force_over_linked_chunks_removes_the_link_not_the_other_run(saved_run, _other_run):
+    """--force over a folder whose chunks/ links elsewhere starts again in a folder of its own,
+    leaving the other run's chunks whole."""
+    target = _other_run / "chunks"
+    before = sorted(p.name for p in target.iterdir())
+    shutil.rmtree(saved_run / "chunks")
+    (saved_run / "chunks").symlink_to(target, target_is_directory=True)
+    finsim.run(
+        finsim.load_scenario(EXAMPLE),
+        replications=8,
+        chunk_size=2,
+        seed=2,
+        out=saved_run,
+        force=True,
+    )
+    assert not (saved_run / "chunks").is_symlink()
+    assert sorted(p.name for p in target.iterdir()) == before
+
+
+def _npy_header_claiming(path: Path, shape: tuple[int, ...]) -> None:
+    """Rewrite an .npy file's header to claim ``shape`` (the data left as it was)."""
+    import numpy as np
+
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        assert version == (1, 0)
+        _, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+        data = handle.read()
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(
+            handle,
+            {
+                "descr": np.lib.format.dtype_to_descr(dtype),
+                "fortran_order": fortran,
+                "shape": shape,
+            },
+        )
+        handle.write(data)
+
+
+def _resave(path: Path, change) -> None:
+    import numpy as np
+
+    np.save(path, change(np.load(path)))
+
+
+def _edit_parquet(path: Path, change) -> None:
+    import pandas as pd
+
+    change(pd.read_parquet(path)).to_parquet(path, index=False)
+
+
+def _edit_record(folder: Path, change) -> None:
+    record = json.loads((folder / "chunk.json").read_text())
+    change(record)
+    (folder / "chunk.json").write_text(json.dumps(record))
+
+
+#: Ways to tamper with a chunk folder, each a chunk read wrongly (ValueError, IndexError,
+#: KeyError, RecursionError, MemoryError...) or silently before: (what to do, words of the error).
+TAMPERINGS = {
+    "an array of another dtype": (
+        lambda c: _resave(c / "flow_amounts.npy", lambda a: a.astype("float32")),
+        "holds float32, not float64",
+    ),
+    "an array of another shape": (
+        lambda c: _resave(c / "total.income.npy", lambda a: a[:, :, :-1]),
+        "'total.income.npy' has the shape",
+    ),
+    "an array of another length": (
+        lambda c: _resave(c / "monthly.npy", lambda a: a[:1]),
+        "'monthly.npy' has the shape",
+    ),
+    "an array of objects": (
+        lambda c: __import__("numpy").save(
+            c / "total.income.npy",
+            __import__("numpy").array([1, "x"], dtype=object),
+            allow_pickle=True,
+        ),
+        "holds object",
+    ),
+    "an array missing": (lambda c: (c / "total.income.npy").unlink(), "'total.income.npy' missing"),
+    "an extra array": (
+        lambda c: shutil.copy(c / "total.income.npy", c / "extra.bogus.npy"),
+        "'extra.bogus.npy' that finsim did not write",
+    ),
+    "a header claiming a huge shape": (
+        lambda c: _npy_header_claiming(c / "flow_amounts.npy", (10**12, 10**6)),
+        "'flow_amounts.npy' has the shape",
+    ),
+    "a header claiming more than the file holds": (
+        lambda c: (c / "total.income.npy").write_bytes((c / "total.income.npy").read_bytes()[:-8]),
+        "another number of bytes than its header says",
+    ),
+    "garbage for an array": (
+        lambda c: (c / "replications.npy").write_bytes(b"\x93NUMPY\x01\x00garbage"),
+        "cannot be read",
+    ),
+    "flow keys out of range": (
+        lambda c: _edit_parquet(
+            c / "flow_keys.parquet", lambda f: f.assign(source=f["source"] + 10**6)
+        ),
+        "flow keys' 'source' fall outside the run's",
+    ),
+    "flow keys without a column": (
+        lambda c: _edit_parquet(c / "flow_keys.parquet", lambda f: f.drop(columns="kind")),
+        "has no column 'kind'",
+    ),
+    "rows removed from a table": (
+        lambda c: _edit_parquet(c / "table.allocations.parquet", lambda f: f.iloc[:1]),
+        "holds another number of rows than written",
+    ),
+    "garbage for a table": (
+        lambda c: (c / "flow_keys.parquet").write_bytes(b"PAR1 garbage PAR1"),
+        "cannot be read",
+    ),
+    "no chunk.json": (lambda c: (c / "chunk.json").unlink(), "it has no chunk.json"),
+    "a chunk.json nested 100,000 deep": (
+        lambda c: (c / "chunk.json").write_text("[" * 100_000 + "]" * 100_000),
+        "nested too deep",
+    ),
+    "a chunk.json of 2 MB": (
+        lambda c: (c / "chunk.json").write_text(" " * 2_000_000 + "{}"),
+        "more than a finsim chunk's record ever holds",
+    ),
+    "a chunk.json that is not a record": (
+        lambda c: (c / "chunk.json").write_text("[1, 2]"),
+        "not a finsim chunk's record",
+    ),
+    "a chunk.json of another scenario": (
+        lambda c: _edit_record(c, lambda r: r["identity"].update(scenario_hash="0" * 16)),
+        "scenario_hash '0000000000000000' in the chunk",
+    ),
+    "a chunk.json of another chunk": (
+        lambda c: _edit_record(c, lambda r: r["identity"].update(first=0, last=1)),
+        "holds replications other than its name says",
+    ),
+    "a chunk.json listing another shape": (
+        lambda c: _edit_record(c, lambda r: r["files"]["total.income.npy"].update(shape=[2, 1, 1])),
+        "'total.income.npy' is not the array written there",
+    ),
+    "flows_kept garbage": (
+        lambda c: (c / "flows_kept").write_text("x" * 10_000),
+        "'flows_kept' is neither 0 nor 1",
+    ),
+    "an array linked from elsewhere": (
+        lambda c: ((c / "monthly.npy").unlink(), (c / "monthly.npy").symlink_to("/dev/zero")),
+        "'monthly.npy' is not a plain file",
+    ),
+    "a folder inside": (lambda c: (c / "table.x.parquet").mkdir(), "did not write there"),
+    "a folder for an array": (
+        lambda c: ((c / "monthly.npy").unlink(), (c / "monthly.npy").mkdir()),
+        "'monthly.npy' is not a plain file",
+    ),
+}
+
+
+@pytest.mark.parametrize("tampering", list(TAMPERINGS))
+def test_a_tampered_chunk_is_a_clear_error(saved_run, tampering, capsys):
+    """Each way of tampering with a chunk (wrong dtype or shape, arrays missing or extra, a
+    header claiming a huge shape, a record nested deep...) is a ResultsError naming the chunk
+    and what is wrong, on resuming and on loading, never a traceback; the command line says
+    it in one line, exit status 2."""
+    from finsim.cli import main
+
+    chunk = saved_run / "chunks" / CHUNK
+    tamper, words = TAMPERINGS[tampering]
+    tamper(chunk)
+    for action in (resume, load):
+        with pytest.raises(ResultsError) as info:
+            action(saved_run)
+        message = str(info.value)
+        assert message.startswith(str(chunk) + ": this chunk of results cannot be read"), message
+        assert words in message and "--resume" in message, message
+    status = main(
+        ["report", str(saved_run), "--scenario", str(EXAMPLE), "-o", str(saved_run / "r.html")]
+    )
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda f: f.drop(columns="org"), "has no column 'org'"),
+        (lambda f: f.assign(replication=f["replication"] + 100), "name replications other than"),
+        (lambda f: f.assign(replication="x"), "cannot be read"),
+    ],
+    ids=["a column missing", "other replications", "replications as text"],
+)
+def test_a_chunk_with_tampered_events_is_a_clear_error(tmp_path, change, words):
+    """A chunk's events without a column, or naming replications of other chunks (or not
+    numbers at all): a ResultsError naming the chunk."""
+    scenario = finsim.load_scenario(ROOT / "examples" / "ics_control_totals_2018.yaml")
+    options = dict(replications=4, chunk_size=2, seed=1, out=tmp_path / "run")
+    finsim.run(scenario, **options)
+    events = tmp_path / "run" / "chunks" / "000000002-000000003" / "events.parquet"
+    _edit_parquet(events, change)
+    with pytest.raises(ResultsError, match=f"000000002-000000003: .*{words}"):
+        finsim.run(scenario, resume=True, **options)
+
+
+def test_a_manifest_nested_deep_is_a_clear_error_on_resuming(saved_run):
+    """A manifest of 100,000 nested lists (RecursionError) is one problem naming the file."""
+    (saved_run / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(finsim.ScenarioError) as info:
+        resume(saved_run)
+    (problem,) = info.value.problems
+    assert problem.file.endswith("manifest.json") and "nested too deep" in problem.message
+
+
+def test_a_manifest_nested_deep_is_a_clear_error_on_loading(saved_run):
+    """The same manifest, its results loaded (finsim report): a ResultsError naming the file."""
+    (saved_run / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ResultsError, match="manifest.json: .*nested too deep"):
+        load(saved_run)
+
+
+@st.composite
+def tamperings(draw: st.DrawFn) -> list[tuple[str, str]]:
+    """One to three tamperings, each of a chunk of the run."""
+    chunks = [
+        "000000000-000000001",
+        "000000002-000000003",
+        "000000004-000000005",
+        "000000006-000000007",
+    ]
+    return draw(
+        st.lists(
+            st.tuples(st.sampled_from(list(TAMPERINGS)), st.sampled_from(chunks)),
+            min_size=1,
+            max_size=3,
+        )
+    )
+
+
+@fuzz_settings(normal=8, fuzz=300)
+@given(done=tamperings())
+def test_a_run_tampered_at_random_is_refused_or_read_whole(
+    done, _saved_once, _other_run, _reference, tmp_path_factory
+):
+    """Random tamperings of a saved run, on top of each other (and a chunk swapped for the
+    other seed's): resuming is a clear error, or the run read whole, the same bits as the
+    reference; never another exception, never two runs mixed."""
+    folder = Path(
+        shutil.copytree(_saved_once, tmp_path_factory.mktemp("tampered") / "run", symlinks=True)
+    )
+    for tampering, name in done:
+        chunk = folder / "chunks" / name
+        if not chunk.is_dir():
+            continue
+        try:
+            TAMPERINGS[tampering][0](chunk)
+        except Exception:  # (a tampering an earlier one made impossible: nothing to do)
+            continue
+    try:
+        res = resume(folder)
+    except (ResultsError, finsim.ScenarioError):
+        event("refused")
+        return
+    event("read whole")
+    pd.testing.assert_frame_equal(res.positions, _reference.positions, check_exact=True)
+
+
+@pytest.mark.parametrize(
+    "name", ["n" * 300, "p" * 200 + "/" + "q" * 200 + "/" + "r" * 4000], ids=["a part", "the path"]
+)
+def test_an_out_folder_too_long_for_the_system_is_a_clear_error(tmp_path, name):
+    """run(out=PATH) with a name over the system's limit (ENAMETOOLONG): one problem naming
+    --out, nothing written."""
+    with pytest.raises(finsim.ScenarioError) as info:
+        finsim.run(finsim.load_scenario(EXAMPLE), replications=2, out=tmp_path / name)
+    (problem,) = info.value.problems
+    assert problem.path == "--out" and "longer than this system allows" in problem.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_line_refuses_an_out_folder_too_long(tmp_path, capsys):
+    """finsim run --out PATH, PATH too long for the system: exit status 2, no traceback."""
+    assert main(["run", str(EXAMPLE), "-n", "2", "--out", str(tmp_path / ("n" * 300))]) == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -144,10 +144,10 @@ def run(
     tasks = chunks_of(replications, chunk)
     store = None
     if out is not None:
-        from finsim.store import ChunkStore, scenario_hash
+        from finsim.store import FORMAT, ChunkLayout, ChunkStore, scenario_hash
 
         manifest = {
-            "format": 1,
+            "format": FORMAT,
             "scenario": scenario.name,
             "source": scenario.source,
             "scenario_hash": scenario_hash(scenario.to_data()),
@@ -162,7 +162,9 @@ def run(
             "keep_positions": keep_positions,
             "finsim_version": _version(),
         }
-        store = ChunkStore.open(Path(out), manifest, resume=resume, force=force)
+        calendar = economy.calendar
+        layout = ChunkLayout(calendar.n_years, calendar.n_months, economy.n_accounts)
+        store = ChunkStore.open(Path(out), manifest, resume=resume, force=force, layout=layout)
         done = store.done()
         tasks = [t for t in tasks if ChunkStore.name(t) not in done]
     elif resume:
@@ -185,6 +187,7 @@ def run(
         prepared=options.prepared,
         need=need_measures(scenario),
         summarised=summarised,
+        tables_kept=options.keep_tables,
     )
 
 
@@ -336,7 +339,9 @@ def _execute(
             queue = iter(tasks)
             n_done = 0
             try:
-                with ProcessPoolExecutor(max_workers=n_workers) as pool:
+                with ProcessPoolExecutor(
+                    max_workers=n_workers, initializer=_worker_start, initargs=(os.getpid(),)
+                ) as pool:
                     # a few chunks in flight per worker, not every chunk at once: the parent's
                     # memory stays bounded however many chunks the run has
                     pending = {
@@ -362,6 +367,66 @@ def _execute(
         bar.close()
     outputs.sort(key=lambda c: int(c.replications[0]))
     return outputs
+
+
+#: How often a worker process checks that the run's process is still there (seconds).
+PARENT_POLL_SECONDS = 0.5
+
+
+def _worker_start(parent: int) -> None:
+    """Run in each worker process as it starts: end it when the run's process dies.
+
+    A worker waits for its next chunk on a pipe that its siblings hold open too: were the run's
+    process killed (SIGKILL, the system out of memory), the workers would wait on it for ever.
+    On Linux the kernel kills a worker when the process that started it dies
+    (``PR_SET_PDEATHSIG``); everywhere but Windows, a daemon thread also watches the run's
+    process and ends the worker (``os._exit``) once it is gone.
+    """
+    direct = os.getppid() == parent  # (not so when a fork server started the worker)
+    if direct and sys.platform.startswith("linux"):
+        _kill_me_with_my_parent()
+    if sys.platform == "win32":
+        return
+    if not _alive(parent, direct):  # it died before the signal was asked for
+        os._exit(1)
+    import threading
+
+    threading.Thread(
+        target=_watch_parent, args=(parent, direct), name="finsim-watch-parent", daemon=True
+    ).start()
+
+
+def _kill_me_with_my_parent() -> None:
+    """Ask Linux to send this process SIGKILL when its parent dies (best effort)."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # no libc to ask: the watching thread remains
+        pass
+
+
+def _alive(parent: int, direct: bool) -> bool:
+    if direct:  # a child whose parent died is adopted: its parent's pid changes
+        return os.getppid() == parent
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # (there, but not ours to signal)
+        return True
+    return True
+
+
+def _watch_parent(parent: int, direct: bool) -> None:
+    import time
+
+    while _alive(parent, direct):
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 def _interrupted(what: str, n_done: int, n_tasks: int, store: Any) -> RunInterrupted:

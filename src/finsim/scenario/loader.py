@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from finsim.calendar import Calendar, parse_fy
 from finsim.errors import Problem, ScenarioError, did_you_mean
 from finsim.scenario.merge import deep_merge, merge_lines
 from finsim.scenario.validate import PathKey, validate_document
-from finsim.scenario.yamlio import parse_yaml, read_yaml
+from finsim.scenario.yamlio import check_data, file_problem, parse_yaml, read_yaml, shown_path
 
 BASELINE = "baseline"
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -23,11 +24,18 @@ _NOT_IN_VARIANTS = ("variants", "extends")
 Lines = dict[PathKey, tuple[str, int]]
 
 
-def _read_file(path: Path, stack: tuple[tuple[Path, str], ...]) -> tuple[dict[str, Any], Lines]:
+def _read_file(path: Path, stack: tuple[tuple[str, str], ...]) -> tuple[dict[str, Any], Lines]:
     """Read a file and the files it ``extends:``, merged base first."""
     data, raw_lines = read_yaml(path)
-    lines: Lines = {k: (str(path), v) for k, v in raw_lines.items()}
-    return _with_base(data, lines, str(path), path.parent, (*stack, (path.resolve(), str(path))))
+    name = shown_path(path)
+    lines: Lines = {k: (name, v) for k, v in raw_lines.items()}
+    return _with_base(data, lines, name, path.parent, (*stack, (_real(path), name)))
+
+
+def _real(path: Path) -> str:
+    """The path with symbolic links resolved, to tell a file seen before (never raises: a loop
+    of links was refused when the file was checked)."""
+    return os.path.realpath(path)
 
 
 def _with_base(
@@ -35,7 +43,7 @@ def _with_base(
     lines: Lines,
     source: str,
     folder: Path,
-    stack: tuple[tuple[Path, str], ...] = (),
+    stack: tuple[tuple[str, str], ...] = (),
 ) -> tuple[dict[str, Any], Lines]:
     """Merge ``data`` onto the base it ``extends:`` (a path relative to ``folder``), if any."""
     if not isinstance(data, dict):
@@ -54,15 +62,28 @@ def _with_base(
             "extends", f"expected the path of a base file, got {base_ref!r}", source, line
         )
     base_path = folder / base_ref
-    seen = [shown for resolved, shown in stack if resolved == base_path.resolve()]
+    # checked before anything else touches the path: a NUL, a path too long, a loop of links,
+    # a folder that cannot be entered, a device or a named pipe are each one problem
+    problem = file_problem(base_path)
+    if problem == "file not found":
+        raise ScenarioError.single(
+            "extends",
+            f"base file {shown_path(base_ref)!r} not found (looked for {shown_path(base_path)})",
+            source,
+            line,
+        )
+    if problem is not None:
+        raise ScenarioError.single(
+            "extends",
+            f"cannot read the base file {shown_path(base_ref)!r}: {problem}",
+            source,
+            line,
+        )
+    seen = [shown for resolved, shown in stack if resolved == _real(base_path)]
     if seen:
         chain = " -> ".join([*(shown for _, shown in stack), str(base_path)])
         raise ScenarioError.single(
             "extends", f"cyclic 'extends': {chain} (a file cannot extend itself)", source, line
-        )
-    if not base_path.is_file():
-        raise ScenarioError.single(
-            "extends", f"base file '{base_ref}' not found (looked for {base_path})", source, line
         )
     base, base_lines = _read_file(base_path, stack)
     own = {k: v for k, v in data.items() if k != "extends"}
@@ -130,6 +151,7 @@ class Scenario:
 
         An ``extends:`` path is relative to the working folder.
         """
+        check_data(data, source)
         merged, lines = _with_base(copy.deepcopy(data), {}, source, Path.cwd())
         return cls._build(merged, lines, source)
 
@@ -271,12 +293,11 @@ def load_scenario(path: str | Path, variant: str | None = None) -> Scenario:
     Raises :class:`finsim.ScenarioError` listing every problem found.
     """
     path = Path(path)
-    if not path.exists():
-        raise ScenarioError.single("(file)", "file not found", str(path))
-    if path.is_dir():
-        raise ScenarioError.single("(file)", "expected a scenario file, got a folder", str(path))
+    problem = file_problem(path)  # (before the path is opened: a named pipe would hang)
+    if problem is not None:
+        raise ScenarioError.single("(file)", problem, shown_path(path))
     data, lines = _read_file(path, ())
-    scenario = Scenario._build(data, lines, str(path))
+    scenario = Scenario._build(data, lines, shown_path(path))
     return scenario.with_variant(variant) if variant else scenario
 
 
