@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -193,3 +194,178 @@ def test_stress_report_and_the_charts_that_run_several_times(tmp_path):
         == 0
     )
     assert tornado.read_bytes().startswith(b"%PDF")
+
+
+# -- issue 14: one clear error, exit 2, for each mistake the fuzzer found ----------------------
+def fails_clearly(capsys, args: list[str], expected: str) -> str:
+    """``finsim ARGS`` exits 2 with one message holding ``expected``, and no traceback."""
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert expected in err, err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    "address, expected",
+    [
+        ("nonsense", "expected the address of a Dask scheduler, such as tcp://"),
+        ("tcp://host", "expected the address of a Dask scheduler"),
+        ("tcp://host:99999", "port 1 to 65535"),
+        ("http://host:8786", "scheme tcp, tls"),
+        ("tcp://a b:8786", "expected the address of a Dask scheduler"),
+    ],
+)
+def test_a_malformed_scheduler_address_is_refused_before_running(capsys, address, expected):
+    fails_clearly(capsys, ["run", EXAMPLE, "--scheduler", address], expected)
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(capsys, monkeypatch):
+    """Nothing listens on port 1: after the timeout, a message naming the address."""
+    from finsim import cli
+
+    monkeypatch.setattr(cli, "SCHEDULER_TIMEOUT", 1)
+    err = fails_clearly(
+        capsys, ["run", EXAMPLE, "--scheduler", "tcp://127.0.0.1:1"], "cannot reach a Dask"
+    )
+    assert "tcp://127.0.0.1:1" in err and "is it running" in err
+
+
+def test_a_scheduler_with_another_backend_is_refused(capsys):
+    fails_clearly(
+        capsys,
+        ["run", EXAMPLE, "--backend", "processes", "--scheduler", "tcp://127.0.0.1:8786"],
+        "not --backend processes",
+    )
+
+
+def test_a_scheduler_lost_during_the_run_is_one_clear_error(capsys, monkeypatch):
+    """A connection that drops mid-run (an OSError from the client) is a message, not a
+    traceback."""
+    import finsim
+    from finsim import cli
+
+    class Client:
+        def close(self) -> None:
+            pass
+
+    def lost(*args, **kwargs):
+        raise OSError("Timed out during handshake while connecting to tcp://10.0.0.5:8786")
+
+    monkeypatch.setattr(cli, "_scheduler", lambda args: Client())
+    monkeypatch.setattr(finsim, "run", lost)
+    fails_clearly(
+        capsys, ["run", EXAMPLE, "--scheduler", "tcp://10.0.0.5:8786"], "lost the Dask scheduler"
+    )
+
+
+def test_stress_out_naming_an_existing_file_is_refused_before_running(capsys, tmp_path):
+    target = tmp_path / "afile"
+    target.write_text("keep me")
+    fails_clearly(
+        capsys,
+        ["stress", EXAMPLE, "--variants", "baseline", "-n", "2", "--out", str(target)],
+        "exists and is not a folder",
+    )
+    assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("dpi", ["100000", "0", "9", "1201"])
+def test_chart_dpi_out_of_range_is_refused(capsys, tmp_path, dpi):
+    fails_clearly(
+        capsys,
+        ["chart", "fan", EXAMPLE, "-n", "2", "--dpi", dpi, "-o", str(tmp_path / "x.png")],
+        "expected dots per inch from 10 to 1,200",
+    )
+
+
+def special_paths(tmp_path: Path, suffix: str) -> dict[str, Path]:
+    """Paths that exist and are not regular files: a link to a device, a named pipe, a
+    folder."""
+    device = tmp_path / f"null{suffix}"
+    device.symlink_to(os.devnull)
+    pipe = tmp_path / f"pipe{suffix}"
+    os.mkfifo(pipe)
+    folder = tmp_path / f"folder{suffix}"
+    folder.mkdir()
+    return {"a character device": device, "a named pipe": pipe, "a folder": folder}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_report_and_chart_never_replace_what_is_not_a_regular_file(capsys, tmp_path):
+    """--report and chart -o refuse a device, a named pipe or a folder before running, and
+    leave it as it was; finsim.report.write_report refuses it too."""
+    import finsim
+    from finsim.report import write_report
+
+    one = finsim.run(finsim.load_scenario(EXAMPLE), replications=1)
+    pages, pictures = special_paths(tmp_path, ".html"), special_paths(tmp_path, ".png")
+    for kind, page in pages.items():
+        before = os.lstat(page)
+        fails_clearly(capsys, ["run", EXAMPLE, "--report", str(page)], f"exists and is {kind}")
+        fails_clearly(
+            capsys,
+            ["stress", EXAMPLE, "--variants", "baseline", "-n", "2", "--report", str(page)],
+            f"exists and is {kind}",
+        )
+        with pytest.raises(FileExistsError, match=f"exists and is {kind}"):
+            write_report(page, one)
+        after = os.lstat(page)
+        assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+        picture = pictures[kind]
+        before = os.lstat(picture)
+        fails_clearly(
+            capsys,
+            ["chart", "fan", EXAMPLE, "-n", "2", "-o", str(picture)],
+            f"exists and is {kind}",
+        )
+        after = os.lstat(picture)
+        assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+    assert Path(os.devnull).exists() and not Path(os.devnull).is_file()
+
+
+def test_a_regular_file_or_a_new_path_is_written(tmp_path):
+    """The check refuses only what is not a file: an old report is replaced, a new path made."""
+    old = tmp_path / "old.html"
+    old.write_text("old")
+    assert main(["run", EXAMPLE, "--report", str(old)]) == 0
+    assert old.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert main(["run", EXAMPLE, "--report", str(tmp_path / "new" / "r.html")]) == 0
+
+
+def test_keep_tables_writes_every_table_above_200_replications(tmp_path):
+    """Above 200 replications a run keeps no mechanism tables unless --keep-tables asks."""
+    lean, kept = tmp_path / "lean", tmp_path / "kept"
+    assert main(["run", EXAMPLE, "-n", "201", "--out", str(lean)]) == 0
+    assert main(["run", EXAMPLE, "-n", "201", "--out", str(kept), "--keep-tables"]) == 0
+    assert not (lean / "contracts.csv").exists()
+    contracts = pd.read_csv(kept / "contracts.csv")
+    assert set(contracts["replication"]) == set(range(201))
+    assert json.loads((kept / "manifest.json").read_text())["keep_tables"] is True
+
+
+def test_the_report_keeps_what_its_waterfall_needs_or_says_why_it_is_left_out(tmp_path):
+    """run --report keeps the mechanism tables (here at 300 replications), so the page has
+    its bridges; the report of a run saved without them leaves the bridges out with a note
+    saying how to keep them, never a bridge without its drivers."""
+    import finsim
+
+    page = tmp_path / "run.html"
+    assert main(["run", EXAMPLE, "-n", "300", "--report", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "Bridge from plan to outturn for north_shire" in text
+    assert "bridges from plan to outturn are not drawn" not in text
+    saved = tmp_path / "lean"
+    finsim.run(finsim.load_scenario(EXAMPLE), replications=5, keep_tables=False, out=saved)
+    assert main(["report", str(saved), "-o", str(tmp_path / "lean.html")]) == 0
+    text = (tmp_path / "lean.html").read_text(encoding="utf-8")
+    assert "bridges from plan to outturn are not drawn" in text
+    assert "finsim run --keep-tables" in text
+    assert "Bridge from plan to outturn for" not in text
+
+
+def test_stress_refuses_a_variant_named_twice(capsys):
+    """Comparing a variant with itself by naming it twice is a mistake, said before running."""
+    fails_clearly(
+        capsys, ["stress", EXAMPLE, "--variants", "baseline,high_demand,baseline"], "twice"
+    )

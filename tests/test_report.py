@@ -174,3 +174,44 @@ def test_a_changed_scenario_is_refused(tmp_path, scenario):
     other = finsim.load_scenario(ROOT / "examples" / "kent_dispute_2017.yaml")
     with pytest.raises(ScenarioError, match="scenario_hash"):
         load_results(out, other)
+
+
+def test_a_stress_report_holds_what_a_reader_of_a_scheme_comparison_needs(monkeypatch):
+    """Incentive funding earned and lost per variant, the expected shortfall before incentives,
+    each variant's paired differences from the first with standard errors, and charts for
+    every variant, in the order asked; fans against control totals are before incentives."""
+    from finsim import report
+
+    monkeypatch.setattr(report, "MAX_CHARTED", 1)  # England's charts only: a quicker page
+    ics = finsim.load_scenario(ROOT / "examples" / "ics_control_totals_2018.yaml")
+    asked = ["interim", "own_only"]  # not in alphabetical order
+    stressed = finsim.stress(ics, asked, replications=20, seed=1)
+    page = report_html(stressed.results["interim"], ics, stressed)
+    check(page)
+    for text in (
+        "Incentive funding earned and lost",
+        "Expected shortfall (97.5%) of each system's and region's deficit "
+        "<strong>before incentive funding</strong>",
+        "own_only minus interim, paired by replication",
+        "Variant own_only</caption>",
+        "Fan chart of england under each variant",
+    ):
+        assert text in page, text
+    totals = stressed.incentives().groupby("variant")["earned_mean"].sum()
+    for variant in asked:
+        assert f"<th>{variant}</th>\n      <td>180.0</td>\n      <td>{totals[variant]:,.1f}" in page
+        assert f"Bridge from plan to outturn for england, 2018/19, variant {variant}" in page
+        assert f"Money flows in 2018/19, variant {variant}" in page
+    assert page.index("Variant interim: from plan") < page.index("Variant own_only: from plan")
+    diff = stressed.difference("interim", "own_only", "surplus_before_incentives", "system")
+    moved = diff.loc[diff["mean"].abs().idxmax()]
+    assert f"{moved['mean']:+,.2f} (se {moved['se']:,.2f})" in page
+
+
+def test_a_report_of_a_run_without_its_tables_leaves_the_bridges_out_with_a_note(scenario):
+    """Never a bridge without its drivers: one note saying how to keep the tables instead."""
+    page = report_html(finsim.run(scenario, replications=3, seed=1, keep_tables=False), scenario)
+    check(page)
+    assert "The bridges from plan to outturn are not drawn" in page
+    assert "keep_tables=True (finsim run --keep-tables" in page
+    assert "Bridge from plan to outturn for" not in page

@@ -25,46 +25,6 @@ def positions(res: finsim.Results) -> pd.DataFrame:
     return res.positions.sort_values(["replication", "fy", "org"]).reset_index(drop=True)
 
 
-@pytest.fixture(scope="module")
-def kent() -> finsim.Scenario:
-    return finsim.load_scenario(KENT)
-
-
-@pytest.fixture(scope="module")
-def reference(kent) -> finsim.Results:
-    return finsim.run(kent, replications=40, seed=9, chunk_size=40)
-
-
-@pytest.mark.parametrize("chunk_size", [1, 13, 256])
-def test_chunk_sizes_give_identical_replications(kent, reference, chunk_size):
-    """Chunks of 1, 13 and 256 give the same positions and flows, replication by replication."""
-    res = finsim.run(kent, replications=40, seed=9, chunk_size=chunk_size)
-    pd.testing.assert_frame_equal(positions(reference), positions(res), check_exact=True)
-    pd.testing.assert_frame_equal(reference.flows, res.flows, check_exact=True)
-    pd.testing.assert_frame_equal(
-        reference.table("disputes_settled"), res.table("disputes_settled")
-    )
-
-
-def test_processes_and_dask_give_identical_replications(kent, reference):
-    """Serial, local processes and a Dask LocalCluster give identical results."""
-    from distributed import Client, LocalCluster
-
-    procs = finsim.run(kent, replications=40, seed=9, chunk_size=7, backend="processes", workers=2)
-    pd.testing.assert_frame_equal(positions(reference), positions(procs), check_exact=True)
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        dask = finsim.run(
-            kent, replications=40, seed=9, chunk_size=9, backend="dask", client=client
-        )
-    pd.testing.assert_frame_equal(positions(reference), positions(dask), check_exact=True)
-    pd.testing.assert_frame_equal(reference.flows, dask.flows, check_exact=True)
-
-
 def test_a_run_stopped_part_way_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
     """Chunks written before an interruption are kept; --resume runs only the rest; the tables match."""
     from finsim.store import ChunkStore
@@ -205,6 +165,54 @@ def test_wilson_interval_matches_scipy():
         )
 
 
+def test_wilson_bounds_are_exactly_0_and_1_at_the_ends():
+    """No success: the lower bound is 0, not 1e-18 of rounding; every success: the upper is 1."""
+    low, high = wilson_interval(np.array([0, 50, 7]), np.array([50, 50, 50]))
+    assert low[0] == 0.0 and high[1] == 1.0
+    assert 0 < low[2] < high[2] < 1
+
+
+ICS = ROOT / "examples" / "ics_control_totals_2018.yaml"
+ASKED = ["own_only", "interim", "fully_system"]  # not in alphabetical order
+
+
+@pytest.fixture(scope="module")
+def ics_stress() -> finsim.StressResults:
+    return finsim.stress(finsim.load_scenario(ICS), ASKED, replications=40, seed=1)
+
+
+def test_tables_list_the_variants_in_the_order_asked(ics_stress):
+    """acceptance_counts() and the deprivation subsidies keep the order the variants were
+    asked in, as every other comparison table does."""
+    assert ics_stress.acceptance_counts()["variant"].tolist() == ASKED
+    assert ics_stress.subsidies(by="deprivation")["variant"].tolist() == ASKED
+    for table in (ics_stress.meeting(), ics_stress.incentives(), ics_stress.system_risk()):
+        assert list(dict.fromkeys(table["variant"])) == ASKED
+
+
+def test_paired_differences_of_system_totals_are_those_of_the_positions(ics_stress):
+    """difference(level="system") pairs each system's total (its members and own account)
+    replication by replication, as summing the positions by hand does."""
+    column = "surplus_before_incentives"
+    diff = ics_stress.difference("own_only", "fully_system", column, level="system")
+
+    def totals(name: str) -> pd.Series:
+        pos = ics_stress.results[name].positions
+        system = pos["system"].where(pos["org_type"] != "system", pos["org"])
+        return pos[column].groupby([pos["replication"], pos["fy"], system]).sum()
+
+    paired = (totals("fully_system") - totals("own_only")).groupby(level=[1, 2])
+    by_hand = pd.DataFrame({"mean": paired.mean(), "se": paired.std(ddof=1) / np.sqrt(40)})
+    mine = diff.set_index(["fy", "system"])[["mean", "se"]]
+    pd.testing.assert_frame_equal(mine, by_hand, check_names=False, atol=1e-12)
+    assert (mine["mean"].abs() > 1).any()  # some systems change: the test can tell
+    england = ics_stress.difference("own_only", "fully_system", level="england")
+    bodies = ics_stress.difference("own_only", "fully_system")
+    assert england["mean"].iloc[0] == pytest.approx(bodies["mean"].sum(), abs=1e-9)
+    with pytest.raises(ValueError, match="level"):
+        ics_stress.difference("own_only", "fully_system", level="nation")
+
+
 def test_expected_shortfall_matches_known_distributions():
     """ES(97.5%) of 1..1000 is the mean of the worst 25; of N(0,1) it is phi(z)/(1-0.975)."""
     losses = np.arange(1, 1001, dtype=float)
@@ -237,6 +245,33 @@ def test_stress_command_line_compares_variants(tmp_path):
     for name in ("meeting", "incentives", "system_risk", "acceptance", "subsidies", "underlying"):
         assert (tmp_path / f"{name}.csv").exists()
     assert main(["stress", str(TWO), "--variants", "nope"]) == 2
+
+
+def test_stress_command_line_labels_its_tables_and_prints_no_noise(tmp_path, capsys):
+    """Each table says what it measures (before incentive funding where it is), variants keep
+    the order asked, the largest changes list no zero rows, and float noise prints (and is
+    written) as 0."""
+    from finsim.cli import main
+
+    variants = "top_slice,baseline"  # not in alphabetical order
+    args = ["stress", str(REGIONAL), "--variants", variants, "-n", "20", "--out", str(tmp_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Probability of meeting the control total, surplus before incentive funding" in out
+    assert "Expected shortfall (97.5%) of the deficit before incentive funding" in out
+    assert "baseline minus top_slice, paired by replication" in out
+    heads = [line for line in out.splitlines() if line.startswith("variant ")]
+    assert heads and all(h.index("top_slice") < h.index("baseline") for h in heads)
+    changes = out.split("changes, largest first")[1].split("Total over every body")[0]
+    rows = [line.split() for line in changes.splitlines()[2:] if line.strip()]
+    assert rows and all(float(row[-2]) != 0 or float(row[-1]) != 0 for row in rows)
+    assert "midlands (own account)" in changes
+    assert "e-1" not in out and "-0.0 " not in out
+    for path in tmp_path.glob("*.csv"):
+        text = path.read_text()
+        assert "e-1" not in text and "e-2" not in text, path.name
+    meeting = pd.read_csv(tmp_path / "meeting.csv")
+    assert (meeting.loc[meeting["p_met"] == 0, "p_met_low"] == 0).all()
 
 
 REGIONAL = ROOT / "examples" / "regional_control_total_2019.yaml"
@@ -312,8 +347,10 @@ def test_large_runs_keep_no_per_replication_tables_but_stress_still_reports():
     assert "accepted_control_total" not in set(res.events.get("event", []))
     full = finsim.stress(sc, ["own_only"], replications=20, seed=1)
     compact = finsim.stress(sc, ["own_only"], replications=20, seed=1, keep_tables=False)
-    pd.testing.assert_frame_equal(full.incentives(), compact.incentives())
-    pd.testing.assert_frame_equal(full.acceptance_counts(), compact.acceptance_counts())
+    pd.testing.assert_frame_equal(full.incentives(), compact.incentives(), check_exact=True)
+    pd.testing.assert_frame_equal(
+        full.acceptance_counts(), compact.acceptance_counts(), check_exact=True
+    )
 
 
 def test_a_run_too_big_for_memory_is_refused_before_it_starts(monkeypatch):
@@ -355,8 +392,8 @@ def test_large_runs_keep_totals_not_flows_and_positions_are_the_same():
     sc = finsim.load_scenario(KENT)
     full = finsim.run(sc, replications=30, seed=2)
     compact = finsim.run(sc, replications=30, seed=2, keep_flows=False)
-    pd.testing.assert_frame_equal(full.positions, compact.positions)
-    pd.testing.assert_frame_equal(full.summary(), compact.summary())
+    pd.testing.assert_frame_equal(full.positions, compact.positions, check_exact=True)
+    pd.testing.assert_frame_equal(full.summary(), compact.summary(), check_exact=True)
     with pytest.raises(ResultsError, match="keep_flows=True"):
         _ = compact.flows
     assert "flows" not in compact.tables()

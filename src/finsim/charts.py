@@ -1,7 +1,10 @@
 """Charts of a run, readable at a glance: each function returns a matplotlib ``Figure``.
 
 * :func:`fan_chart`: a body's surplus across replications, by year or month, in bands
-  holding 30%, 60% and 90% of replications around the median (Bank of England style);
+  holding 30%, 60% and 90% of replications around the median (Bank of England style),
+  before incentive funding where it is drawn against a control total;
+* :func:`variant_fans`: a body's fan under each scheme variant of a stress test, side by
+  side (from :func:`finsim.stress`);
 * :func:`waterfall`: the bridge from plan to outturn by driver (see :func:`bridge`);
 * :func:`sankey`: who paid whom in a year, by flow category;
 * :func:`tornado`: which uncertain inputs move an outcome (from :func:`finsim.sensitivity`);
@@ -173,36 +176,131 @@ def _table(
     return table
 
 
+def _quantile_levels() -> list[float]:
+    return sorted({0.5, *(0.5 - b / 2 for b in BANDS), *(0.5 + b / 2 for b in BANDS)})
+
+
+def _has_control_total(results: Results, org: str) -> bool:
+    _, level, _ = _selection(results, org)
+    if level == "england":
+        return False
+    summary = results.summary(quantiles=())
+    rows = summary[(summary["level"] == level) & (summary["name"] == org)]
+    return bool(rows["control_total"].notna().any())
+
+
+def _yearly(
+    results: Results, org: str, before_incentives: bool
+) -> tuple[dict[float, np.ndarray], np.ndarray, bool]:
+    """Each year's quantiles of a body's surplus (before incentive funding, or after), its
+    control total (NaN where none; only with ``before_incentives``) and whether the run paid
+    any incentive funding to it."""
+    _, level, _ = _selection(results, org)
+    quantiles = _quantile_levels()
+    summary = results.summary(quantiles=quantiles, before_incentives=before_incentives)
+    key = "England" if level == "england" else org
+    rows = summary[(summary["level"] == level) & (summary["name"] == key)]
+    rows = rows.set_index("fy").loc[results.years]
+    prefix = "before_incentives" if before_incentives else "surplus"
+    q = {p: rows[f"{prefix}_p{round(p * 100):02d}"].to_numpy() for p in quantiles}
+    control = rows["control_total"].to_numpy(dtype=float)
+    if not before_incentives:
+        control = np.full_like(control, np.nan)
+    paid = bool((rows["incentive_mean"].abs() > 1e-9).any())
+    return q, control, paid
+
+
+def _measure(before_incentives: bool, incentives_paid: bool) -> str:
+    """What a fan of surplus measures, in words, for its title."""
+    if before_incentives:
+        return "surplus / (deficit) before incentive funding"
+    return "surplus / (deficit)" + (" after incentive funding" if incentives_paid else "")
+
+
+def _band_colours() -> dict[float, tuple[float, float, float]]:
+    return {band: _tint(BLUE, s) for band, s in zip(BANDS, (0.25, 0.5, 0.8), strict=True)}
+
+
+def _draw_year_fan(
+    ax: Axes, years: list[str], q: dict[float, np.ndarray], control: np.ndarray
+) -> list[Any]:
+    """Draw a fan by year on ``ax`` (bars for a single year); return the legend's handles."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    colours = _band_colours()
+    x = np.arange(len(years), dtype=float)
+    single = len(years) == 1
+    for band in BANDS:
+        low, high = q[0.5 - band / 2], q[0.5 + band / 2]
+        if single:
+            ax.bar(x, high - low, bottom=low, width=0.5, color=colours[band])
+        else:
+            ax.fill_between(x, low, high, color=colours[band], lw=0)
+    if single:
+        ax.hlines(q[0.5], x - 0.25, x + 0.25, color=BLACK, lw=2)
+        ax.set_xlim(-1.0, 1.0)
+    else:
+        ax.plot(x, q[0.5], color=BLACK, lw=1.8, marker="o")
+    ax.set_xticks(x, years)
+    ax.axhline(0, color=GREY, lw=0.8, ls="--")
+    handles: list[Any] = [
+        Patch(color=colours[b], label=f"{round(b * 100)}% of replications") for b in BANDS
+    ]
+    handles.append(Line2D([], [], color=BLACK, lw=1.8, label="median"))
+    if np.isfinite(control).any():
+        ax.scatter(x, control, marker="_", s=600, color=VERMILLION, lw=2.5, zorder=3)
+        handles.append(
+            Line2D([], [], color=VERMILLION, lw=2.5, label="control total (before incentives)")
+        )
+    _money_axis(ax.yaxis)
+    _tidy(ax)
+    return handles
+
+
 # -- fan chart -------------------------------------------------------------------------------
-def fan_chart(results: Results, org: str = "england", by: str = "year") -> Figure:
+def fan_chart(
+    results: Results,
+    org: str = "england",
+    by: str = "year",
+    *,
+    before_incentives: bool | None = None,
+) -> Figure:
     """Surplus / (deficit) of a body, system, region or England across replications.
 
     ``by="year"``: the year's outturn (from :meth:`Results.summary`, so it works for runs of
     any size). ``by="month"``: the year-to-date position at each month end
     (:attr:`Results.monthly`, kept by default up to 1,000 replications). Bands hold the
     central 30%, 60% and 90% of replications, darkest in the middle, around the median.
+
+    A control total is met by the surplus **before incentive funding**, so by year the fan
+    and the total measure the same thing: ``before_incentives`` (default: True where the
+    body has a control total, else False) fans the surplus before incentive funding, and
+    the control total is drawn only then; ``before_incentives=False`` fans the surplus as
+    reported, after incentive funding, with no control total. The title says which. By
+    month, the fan is the year-to-date position as reported (no control total is drawn).
     """
     if by not in ("year", "month"):
         raise ChartError(f"fan_chart by 'year' or 'month', got {by!r}")
     accounts, level, label = _selection(results, org)
-    quantiles = sorted({0.5, *(0.5 - b / 2 for b in BANDS), *(0.5 + b / 2 for b in BANDS)})
     fig = _figure(9, 5)
     ax = fig.add_subplot()
-    colours = {band: _tint(BLUE, s) for band, s in zip(BANDS, (0.25, 0.5, 0.8), strict=True)}
-    control: np.ndarray | None = None
     if by == "year":
-        summary = results.summary(quantiles=quantiles)
-        key = "England" if level == "england" else org
-        rows = summary[(summary["level"] == level) & (summary["name"] == key)]
-        rows = rows.set_index("fy").loc[results.years]
-        q = {p: rows[f"surplus_p{round(p * 100):02d}"].to_numpy() for p in quantiles}
-        x = np.arange(len(results.years), dtype=float)
-        segments = [(x, slice(None))]
-        control = rows["control_total"].to_numpy(dtype=float)
-        ax.set_xticks(x, results.years)
+        before = (
+            _has_control_total(results, org) if before_incentives is None else before_incentives
+        )
+        q, control, paid = _yearly(results, org, before)
+        handles = _draw_year_fan(ax, results.years, q, control)
         ax.set_xlabel("financial year")
-        ax.set_ylabel("surplus / (deficit), £m")
+        what = _measure(before, paid)
+        ax.set_ylabel(f"{what}, £m")
+        when = "outturn by year"
     else:
+        if before_incentives:
+            raise ChartError(
+                "a fan by month shows the year-to-date position as reported, after incentive "
+                "funding: draw it with before_incentives=False (or None)"
+            )
         monthly = results.monthly
         if monthly is None:
             raise ResultsError(
@@ -215,56 +313,81 @@ def fan_chart(results: Results, org: str = "england", by: str = "year") -> Figur
         wide = grid.unstack(["fy", "month"])
         order = pd.MultiIndex.from_product([results.years, range(1, 13)])
         values = wide.reindex(columns=order).to_numpy(dtype=float)  # (R, 12 F)
-        q = {p: np.quantile(values, p, axis=0) for p in quantiles}
+        quantiles = _quantile_levels()
+        qm = {p: np.quantile(values, p, axis=0) for p in quantiles}
         x = np.arange(values.shape[1], dtype=float) + 1.0
-        segments = [
-            (x[12 * k : 12 * k + 12], slice(12 * k, 12 * k + 12)) for k in range(len(results.years))
-        ]
+        colours = _band_colours()
+        for k in range(len(results.years)):
+            part = slice(12 * k, 12 * k + 12)
+            for band in BANDS:
+                low, high = qm[0.5 - band / 2], qm[0.5 + band / 2]
+                ax.fill_between(x[part], low[part], high[part], color=colours[band], lw=0)
+            ax.plot(x[part], qm[0.5][part], color=BLACK, lw=1.8)
         ax.set_xticks(12 * np.arange(len(results.years)) + 6.5, results.years)
         ax.tick_params(axis="x", length=0)
         for k in range(1, len(results.years)):
             ax.axvline(12 * k + 0.5, color="#BBBBBB", lw=0.8)
         ax.set_xlim(0.5, values.shape[1] + 0.5)
+        ax.axhline(0, color=GREY, lw=0.8, ls="--")
         ax.set_xlabel("month end (April to March of each financial year)")
         ax.set_ylabel("surplus / (deficit) year to date, £m")
-    single = by == "year" and len(results.years) == 1
-    for band in BANDS:
-        low, high = q[0.5 - band / 2], q[0.5 + band / 2]
-        for xs, part in segments:
-            if single:
-                ax.bar(xs, high[part] - low[part], bottom=low[part], width=0.5, color=colours[band])
-            else:
-                ax.fill_between(xs, low[part], high[part], color=colours[band], lw=0)
-    for xs, part in segments:
-        if single:
-            ax.hlines(q[0.5][part], xs - 0.25, xs + 0.25, color=BLACK, lw=2)
-        else:
-            ax.plot(xs, q[0.5][part], color=BLACK, lw=1.8, marker="o" if by == "year" else None)
-    if single:
-        ax.set_xlim(-1.0, 1.0)
-    ax.axhline(0, color=GREY, lw=0.8, ls="--")
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+        _money_axis(ax.yaxis)
+        _tidy(ax)
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
 
-    handles: list[Any] = [
-        Patch(color=colours[b], label=f"{round(b * 100)}% of replications") for b in BANDS
-    ]
-    handles.append(Line2D([], [], color=BLACK, lw=1.8, label="median"))
-    if control is not None and np.isfinite(control).any():
-        ax.scatter(x, control, marker="_", s=600, color=VERMILLION, lw=2.5, zorder=3)
-        handles.append(
-            Line2D([], [], color=VERMILLION, lw=2.5, label="control total (before incentives)")
-        )
-    _money_axis(ax.yaxis)
-    _tidy(ax)
+        handles = [
+            Patch(color=colours[b], label=f"{round(b * 100)}% of replications") for b in BANDS
+        ]
+        handles.append(Line2D([], [], color=BLACK, lw=1.8, label="median"))
+        what = "surplus / (deficit)"
+        when = "year-to-date position at each month end, as reported"
     ax.legend(handles=handles, loc="best", fontsize=8, frameon=False)
-    when = "outturn by year" if by == "year" else "year-to-date position at each month end"
     _titles(
         fig,
         ax,
-        f"{label}: surplus / (deficit), £m",
+        f"{label}: {what}, £m",
         f"{when}; {_replications(results.replications)}; {results.scenario_name}, "
         f"variant {results.variant}",
+    )
+    return fig
+
+
+def variant_fans(stress_results: StressResults, org: str = "england") -> Figure:
+    """A body's fan by year under each scheme variant of a stress test, side by side on one
+    scale (one panel per variant, in the order the variants were asked for).
+
+    Where the body has a control total under any variant, every panel fans the surplus
+    **before incentive funding**, the measure the control total is met on, and marks the
+    total; otherwise the surplus as reported. The title says which.
+    """
+    runs = stress_results.results
+    before = any(_has_control_total(res, org) for res in runs.values())
+    fans = {name: _yearly(res, org, before) for name, res in runs.items()}
+    paid = any(f[2] for f in fans.values())
+    first = next(iter(runs.values()))
+    _, _, label = _selection(first, org)
+    n = len(fans)
+    fig = _figure(min(3.2 + 2.6 * n, 16), 5)
+    axes = fig.subplots(1, n, sharey=True, squeeze=False)[0]
+    handles: list[Any] = []
+    for ax, (name, (q, control, _)) in zip(axes, fans.items(), strict=True):
+        handles = _draw_year_fan(ax, first.years, q, control)
+        ax.set_title(name, fontsize=10)
+    axes[0].set_ylabel(f"{_measure(before, paid)}, £m")
+    axes[-1].legend(handles=handles, loc="best", fontsize=8, frameon=False)
+    fig.supxlabel(
+        f"financial year; {_replications(first.replications)} of each variant on common random "
+        f"numbers; {first.scenario_name}",
+        fontsize=9,
+        color="#444444",
+    )
+    fig.suptitle(
+        f"{label}: {_measure(before, paid)} by scheme variant, £m",
+        x=0.01,
+        ha="left",
+        fontsize=12,
+        fontweight="bold",
     )
     return fig
 
@@ -303,18 +426,35 @@ def bridge(
     follow its activity are part of its operating costs, which finsim records as one flow:
     they stay in the plan.
 
-    Needs the flows and the mechanism tables (kept by default up to 200 replications).
+    Needs the flows (kept by default up to 1,000 replications) and the mechanisms'
+    per-replication tables (up to 200): a run that did not keep them raises
+    :class:`~finsim.errors.ResultsError` saying how to keep them, never a bridge without
+    the drivers they measure.
     """
     accounts, _, label = _selection(results, org)
     fy = _fy(results, fy)
-    if not results.table_names:
+    missing = []
+    if not results.tables_kept:
+        missing.append(
+            ("per-replication mechanism tables (contracts, CQUIN, savings)", "tables", 200)
+        )
+    if "flows" not in results.kept_tables:
+        missing.append(("flows", "flows", 1000))
+    if missing:
         raise ResultsError(
-            "this run kept no mechanism tables, which the bridge from plan to outturn needs: "
-            "run with keep_tables=True (kept by default up to 200 replications)"
+            f"this run of {results.replications:,} replications kept no "
+            + " and no ".join(what for what, _, _ in missing)
+            + ", which the bridge from plan to outturn measures its drivers from: run with "
+            + " and ".join(f"keep_{key}=True" for _, key, _ in missing)
+            + " (finsim run "
+            + " ".join(f"--keep-{key}" for _, key, _ in missing)
+            + "; kept by default up to "
+            + " and ".join(f"{n:,}" for _, _, n in missing)
+            + " replications)"
         )
     ids = set(np.array(results.economy.ids, dtype=object)[accounts])
     R = results.replications
-    flows = results.flows
+    flows = results.flows  # a ResultsError saying how to keep them, if not kept
     if replication is not None:
         if replication not in set(results.replication_ids.tolist()):
             raise ChartError(
@@ -337,6 +477,13 @@ def bridge(
     cost_cuts = float(signed[nonrecurrent].sum()) / R  # positive: costs cut
     activity = tariff = withheld = cquin = 0.0
     contracts = _table(results, "contracts", fy, replication)
+    for category, name in (("contract_payment", "contracts"), ("cquin", "cquin")):
+        if name not in results.table_names and (flows["category"] == category).any():
+            raise ResultsError(
+                f"this run has {category} flows in {fy} but no '{name}' table, which the "
+                "bridge from plan to outturn needs: run with keep_tables=True "
+                "(finsim run --keep-tables)"
+            )
     if contracts is not None and len(contracts):
         side_c = contracts["org"].isin(ids).astype(float) - contracts["commissioner"].isin(
             ids
@@ -748,8 +895,8 @@ def distance_from_target(
     if table is None:
         raise ResultsError(
             "this run has no allocations table: the scenario needs an 'allocations' section, "
-            "and the run must keep mechanism tables (keep_tables=True; by default up to 200 "
-            "replications)"
+            "and the run must keep mechanism tables (keep_tables=True, finsim run "
+            "--keep-tables; by default up to 200 replications)"
         )
     commissioners = set(results.economy.org_table().query("org_type == 'commissioner'")["org"])
     table = table[table["org"].isin(commissioners) & (table["target"] > 0)]

@@ -20,6 +20,7 @@ import argparse
 import ast
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,98 @@ from finsim.report import surplus_table
 __all__ = ["build_parser", "main", "surplus_table"]
 
 EXIT_USER_ERROR = 2
+#: A Dask scheduler's address: ``tcp://host:port`` (or tls, ws, wss, ucx; the scheme may be
+#: left out), the host a name, an IPv4 address or an IPv6 address in brackets.
+SCHEDULER_ADDRESS = re.compile(
+    r"^(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$"
+)
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+#: Seconds to wait for a Dask scheduler to answer before saying it cannot be reached.
+SCHEDULER_TIMEOUT = 10
+#: ``finsim chart --dpi`` bounds: below, a picture no one can read; above, one that takes
+#: gigabytes to draw.
+DPI_RANGE = (10, 1200)
+
+
+def _option_error(option: str, message: str) -> ScenarioError:
+    return ScenarioError.single(option, message, "(options)")
+
+
+def _output_file(option: str, path: str | Path) -> Path:
+    """``path`` checked before anything runs: a new path or a regular file (which is
+    replaced), never a folder, a device such as /dev/null or a named pipe."""
+    from finsim.results import check_output_path
+    from finsim.scenario.yamlio import NUL_IN_PATH, shown_path
+
+    try:
+        return check_output_path(path)
+    except OSError as exc:
+        raise _option_error(option, f"'{shown_path(path)}' {exc.strerror}") from None
+    except ValueError:
+        raise _option_error(option, f"'{shown_path(path)}': {NUL_IN_PATH}") from None
+
+
+def _output_folder(option: str, path: str | Path) -> Path:
+    """``path`` checked before anything runs: a folder, or a new path to make one at."""
+    from finsim.scenario.yamlio import NUL_IN_PATH, os_problem, shown_path
+
+    folder = Path(path)
+    try:
+        clash = folder.exists() and not folder.is_dir()
+    except OSError as exc:
+        raise _option_error(option, f"'{shown_path(folder)}': {os_problem(exc)}") from None
+    except ValueError:
+        raise _option_error(option, f"'{shown_path(folder)}': {NUL_IN_PATH}") from None
+    if clash:
+        raise _option_error(option, f"'{shown_path(folder)}' exists and is not a folder")
+    return folder
+
+
+def _scheduler(args: argparse.Namespace) -> Any:
+    """A client of the Dask scheduler at ``--scheduler`` (None without one), its address
+    checked and the scheduler reached before the run starts."""
+    address = args.scheduler
+    if address is None:
+        return None
+    if args.backend != "dask":
+        raise _option_error(
+            "--scheduler",
+            f"a Dask scheduler runs the chunks of --backend dask, not --backend {args.backend}: "
+            "leave out --backend (or give --backend dask) to use it",
+        )
+    match = SCHEDULER_ADDRESS.match(address)
+    if (
+        match is None
+        or (match["scheme"] is not None and match["scheme"] not in SCHEDULER_SCHEMES)
+        or not 1 <= int(match["port"]) <= 65535
+    ):
+        raise _option_error(
+            "--scheduler",
+            f"expected the address of a Dask scheduler, such as tcp://10.0.0.5:8786 "
+            f"(scheme {', '.join(SCHEDULER_SCHEMES)}; port 1 to 65535), got {address!r}",
+        )
+    try:
+        from distributed import Client
+    except ImportError:
+        raise _option_error(
+            "--backend", "the dask backend needs the 'dask' extra: pip install 'finsim[dask]'"
+        ) from None
+    try:
+        return Client(address, timeout=SCHEDULER_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise _option_error(
+            "--scheduler",
+            f"cannot reach a Dask scheduler at {address} within {SCHEDULER_TIMEOUT} s "
+            f"({exc}): is it running, and is the address right?",
+        ) from None
+
+
+def _lost_scheduler(address: str, exc: BaseException) -> ScenarioError:
+    return _option_error(
+        "--scheduler",
+        f"lost the Dask scheduler at {address} during the run ({exc}); run again once it is "
+        "back (with --out DIR, finished chunks are kept and --resume runs only the rest)",
+    )
 
 
 def examples_dir() -> Path | None:
@@ -75,11 +168,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     import finsim
+    from finsim.runner import FLOWS_MAX_REPLICATIONS
 
+    args.backend = args.backend or ("dask" if args.scheduler else "serial")
     scenario = finsim.load_scenario(args.file, variant=args.variant)
-    out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not out.is_dir():
-        raise ScenarioError.single("--out", f"'{out}' exists and is not a folder", "(options)")
+    out = _output_folder("--out", args.out) if args.out else None
+    if args.report:
+        _output_file("--report", args.report)
+    keep_tables = args.keep_tables
+    if keep_tables is None and args.report and args.replications <= FLOWS_MAX_REPLICATIONS:
+        # the report's bridge from plan to outturn measures its drivers from the mechanisms'
+        # tables (kept by default only up to 200 replications) and the flows (up to 1,000)
+        keep_tables = True
+    client = _scheduler(args)
     try:
         results = finsim.run(
             scenario,
@@ -88,10 +189,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             chunk_size=args.chunk_size,
             backend=args.backend,
             workers=args.workers,
-            client=args.scheduler,
+            client=client,
             antithetic=args.antithetic,
             keep_positions=args.keep_positions,
             keep_flows=args.keep_flows,
+            keep_tables=keep_tables,
             out=out,
             resume=args.resume,
             force=args.force,
@@ -103,15 +205,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         else:
+            kept = [
+                f" --{name.replace('_', '-')}"
+                for name, value in (
+                    ("keep_tables", keep_tables),
+                    ("keep_flows", args.keep_flows),
+                    ("keep_positions", args.keep_positions),
+                )
+                if value
+            ]
             print(
                 f"finsim: interrupted; finished chunks are saved in {out}/. To finish the run:\n"
                 f"  finsim run {args.file} --replications {args.replications} --seed {args.seed}"
                 + (f" --variant {args.variant}" if args.variant else "")
                 + (f" --chunk-size {args.chunk_size}" if args.chunk_size else "")
+                + "".join(kept)
                 + f" --out {out} --resume",
                 file=sys.stderr,
             )
         return 130
+    except (OSError, TimeoutError) as exc:
+        if client is None:
+            raise
+        raise _lost_scheduler(args.scheduler, exc) from None
+    finally:
+        if client is not None:
+            client.close()
     with pd.option_context(
         "display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40
     ):
@@ -149,11 +268,21 @@ def _write_report(path: str, results: Any, scenario: Any, **more: Any) -> None:
 
 def _cmd_stress(args: argparse.Namespace) -> int:
     import finsim
+    from finsim.runner import FLOWS_MAX_REPLICATIONS
 
     scenario = finsim.load_scenario(args.file)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     for name in variants or []:
         scenario.with_variant(name)  # an unknown variant is an error before anything runs
+    if variants is not None and len(set(variants)) < len(variants):
+        twice = sorted({v for v in variants if variants.count(v) > 1})
+        raise _option_error("--variants", f"each variant once, got {', '.join(twice)} twice")
+    out = _output_folder("--out", args.out) if args.out else None
+    if args.report:
+        _output_file("--report", args.report)
+    keep_tables = args.keep_tables
+    if keep_tables is None and args.report and args.replications <= FLOWS_MAX_REPLICATIONS:
+        keep_tables = True  # the report's bridges from plan to outturn, as for finsim run
     result = finsim.stress(
         scenario,
         variants,
@@ -163,71 +292,143 @@ def _cmd_stress(args: argparse.Namespace) -> int:
         backend=args.backend,
         workers=args.workers,
         antithetic=args.antithetic,
+        keep_tables=keep_tables,
     )
+    print_stress(result, scenario.name, args.replications, args.seed)
+    if out is not None:
+        tables = stress_tables(result)
+        from finsim.results import atomic_write
+
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for name, frame in tables.items():
+                atomic_write(out / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
+        except OSError as exc:
+            raise _option_error(
+                "--out", f"cannot write the tables: {exc.strerror} ({exc.filename})"
+            ) from None
+        print(f"Wrote {len(tables)} tables to {out}/")
+    if args.report:
+        names = result.variants
+        first = result.results[names[0]]
+        _write_report(args.report, first, scenario.with_variant(names[0]), stress=result)
+    return 0
+
+
+def stress_tables(result: Any) -> dict[str, pd.DataFrame]:
+    """The comparison tables ``finsim stress --out`` writes, float noise below 1e-9 GBP m
+    (a thousandth of a penny) cleaned to 0 and money to nine decimals."""
+    tables = {
+        "meeting": result.meeting(),
+        "incentives": result.incentives(),
+        "system_risk": result.system_risk(),
+        "acceptance": result.acceptance(),
+        "subsidies": result.subsidies(),
+        "underlying": result.underlying(),
+    }
+    return {name: _clean(frame, 9) for name, frame in tables.items()}
+
+
+def _clean(frame: pd.DataFrame, decimals: int) -> pd.DataFrame:
+    """``frame`` with its float columns rounded to ``decimals`` places and -0.0 made 0.0, so
+    that float noise (2.17e-19, -0.000) prints as the 0 it is."""
+    floats = frame.select_dtypes(include="float").columns
+    if not len(floats):
+        return frame
+    cleaned = frame.copy()
+    cleaned[floats] = cleaned[floats].round(decimals) + 0.0
+    return cleaned
+
+
+#: Paired differences shown per comparison by ``finsim stress``.
+LARGEST_CHANGES = 10
+
+
+def print_stress(result: Any, scenario_name: str, replications: int, seed: int) -> None:
+    """Print the main comparison tables of a stress test, each labelled with what it
+    measures, variants in the order they were asked for."""
     names = result.variants
+    economy = next(iter(result.results.values())).economy
+    kinds = dict(zip(economy.ids, economy.org_table()["org_type"], strict=True))
+
+    def label(org: str) -> str:
+        return f"{org} (own account)" if kinds.get(org) in ("system", "region") else org
+
+    def by_variant(frame: pd.DataFrame, values: str) -> pd.DataFrame:
+        wide = frame.pivot_table(
+            index=["level", "name", "fy"], columns="variant", values=values, aggfunc="first"
+        )
+        return wide.reindex(columns=[n for n in names if n in wide.columns])
+
     with pd.option_context(
         "display.width", 200, "display.max_columns", 20, "display.max_rows", 200
     ):
         print(
-            f"{scenario.name}: {', '.join(names)} on common random numbers, {args.replications:,} replications, seed {args.seed}"
+            f"{scenario_name}: {', '.join(names)} on common random numbers, "
+            f"{replications:,} replications, seed {seed}"
         )
         counts = result.acceptance_counts()
         if len(counts):
-            print("\nAcceptance of control totals:")
+            print(
+                "\nAcceptance of control totals (bodies, and systems whose every member accepts):"
+            )
             print(counts.to_string(index=False))
         meeting = result.meeting()
         meeting = meeting[meeting["level"].isin(["system", "region"])]
         if len(meeting):
             print(
-                "\nProbability of meeting the control total (95% Wilson interval), systems and regions:"
+                "\nProbability of meeting the control total, surplus before incentive funding "
+                "(95% Wilson interval), systems and regions:"
             )
             shown = meeting.assign(
-                p=meeting.apply(
-                    lambda r: f"{r.p_met:.2f} [{r.p_met_low:.2f}, {r.p_met_high:.2f}]", axis=1
-                )
+                p=[
+                    f"{p:.2f} [{lo:.2f}, {hi:.2f}]"
+                    for p, lo, hi in zip(
+                        meeting["p_met"], meeting["p_met_low"], meeting["p_met_high"], strict=True
+                    )
+                ]
             )
+            print(by_variant(shown, "p").to_string())
+        incentives = result.incentives()
+        if len(incentives):
+            money = ["allocation", "earned_mean", "lost_mean", "redistributed_mean"]
+            totals = incentives.groupby("variant", sort=False)[money].sum()
             print(
-                shown.pivot_table(
-                    index=["level", "name", "fy"], columns="variant", values="p", aggfunc="first"
-                ).to_string()
+                "\nIncentive funding earned and lost, GBP m (mean over replications, summed over "
+                "the bodies with an allocation; lost = allocation - earned, before "
+                "redistribution):"
             )
+            print(_clean(totals.reindex(names), 1).to_string())
         risk = result.system_risk()
-        es = [c for c in risk.columns if c.startswith("deficit_es")][0]
-        print(f"\nExpected shortfall of the deficit ({es.removeprefix('deficit_es')}%), GBP m:")
-        print(
-            risk.pivot_table(index=["level", "name", "fy"], columns="variant", values=es)
-            .round(1)
-            .to_string()
-        )
-        if len(names) >= 2:
-            diff = result.difference(names[0], names[1])
-            total = diff.groupby("fy")[["mean"]].sum()
+        if len(risk):
+            es = [c for c in risk.columns if c.startswith("deficit_es")][0]
+            level = es.removeprefix("deficit_es")
             print(
-                f"\n{names[1]} minus {names[0]}, paired by replication (GBP m surplus), largest changes:"
+                f"\nExpected shortfall ({level}%) of the deficit before incentive funding, GBP m "
+                f"(the mean deficit of the worst {100 - float(level):g}% of replications; "
+                "negative: a surplus):"
             )
-            top = diff.reindex(diff["mean"].abs().sort_values(ascending=False).index).head(10)
-            print(top[["fy", "org", "mean", "se"]].round(3).to_string(index=False))
-            print(total.round(2).to_string())
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        tables = {
-            "meeting": result.meeting(),
-            "incentives": result.incentives(),
-            "system_risk": result.system_risk(),
-            "acceptance": result.acceptance(),
-            "subsidies": result.subsidies(),
-            "underlying": result.underlying(),
-        }
-        from finsim.results import atomic_write
-
-        for name, frame in tables.items():
-            atomic_write(out / f"{name}.csv", lambda tmp, f=frame: f.to_csv(tmp, index=False))
-        print(f"Wrote {len(tables)} tables to {out}/")
-    if args.report:
-        first = result.results[names[0]]
-        _write_report(args.report, first, scenario.with_variant(names[0]), stress=result)
-    return 0
+            print(_clean(by_variant(risk, es), 1).to_string())
+        base = names[0]
+        for other in names[1:]:
+            diff = result.difference(base, other)
+            diff = _clean(diff, 3)
+            moved = diff[(diff["mean"] != 0) | (diff["se"] != 0)]
+            top = moved.reindex(moved["mean"].abs().sort_values(ascending=False).index)
+            top = top.head(LARGEST_CHANGES).assign(org=lambda t: t["org"].map(label))
+            head = f"\n{other} minus {base}, paired by replication, GBP m (mean and standard error)"
+            if not len(top):
+                print(f"{head}: no body's surplus changes.")
+            else:
+                some = f", the {len(top)} largest of {len(moved)}" if len(moved) > len(top) else ""
+                print(
+                    f"{head}: each body's surplus after incentive funding that changes, "
+                    f"largest first{some}:"
+                )
+                print(top[["fy", "org", "mean", "se"]].to_string(index=False))
+            total = _clean(result.difference(base, other, level="england"), 2)
+            print("Total over every body:")
+            print(total[["fy", "mean", "se"]].to_string(index=False))
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -266,6 +467,7 @@ def _cmd_chart(args: argparse.Namespace) -> int:
         )
     if not out.parent.is_dir():
         raise ScenarioError.single("--output", f"no folder '{out.parent}' to write to", "(options)")
+    _output_file("--output", out)
     source = Path(args.source)
     needs = CHARTS[args.kind]
     if source.is_dir():
@@ -351,6 +553,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _dpi(text: str) -> int:
+    low, high = DPI_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(
+            f"expected dots per inch from {low} to {high:,} (120 draws a screen's chart, 300 "
+            f"a printed one), got {value:,}"
+        )
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -378,9 +594,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replications", "-n", type=_positive_int, default=1)
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--chunk-size", type=_positive_int, default=None)
-    p.add_argument("--backend", choices=["serial", "processes", "dask"], default="serial")
+    p.add_argument(
+        "--backend",
+        choices=["serial", "processes", "dask"],
+        default=None,
+        help="where the chunks run: one after another, on local processes, or on Dask "
+        "(default: serial; dask with --scheduler)",
+    )
     p.add_argument("--workers", type=_positive_int, default=None)
-    p.add_argument("--scheduler", help="address of a Dask scheduler (with --backend dask)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a Dask scheduler to run on, e.g. tcp://10.0.0.5:8786 (implies "
+        "--backend dask)",
+    )
     p.add_argument(
         "--antithetic", action="store_true", help="pair replications with mirrored shocks"
     )
@@ -403,7 +630,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="keep every flow between bodies (default: up to 1,000 replications)",
     )
-    p.add_argument("--report", metavar="FILE", help="also write an HTML report of the run")
+    p.add_argument(
+        "--keep-tables",
+        action="store_true",
+        default=None,
+        help="keep the mechanisms' tables (contracts, CQUIN, savings, allocations...) of every "
+        "replication, which --out writes and the waterfall needs (default: up to 200 "
+        "replications, and up to 1,000 with --report)",
+    )
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="also write an HTML report of the run (keeps the tables its waterfall needs, up "
+        "to 1,000 replications)",
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("stress", help="compare variants on common random numbers")
@@ -417,9 +657,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["serial", "processes", "dask"], default="serial")
     p.add_argument("--workers", type=_positive_int, default=None)
     p.add_argument("--antithetic", action="store_true")
+    p.add_argument(
+        "--keep-tables",
+        action="store_true",
+        default=None,
+        help="keep each variant's mechanism tables of every replication (default: up to 200 "
+        "replications, and up to 1,000 with --report)",
+    )
     p.add_argument("--out", help="folder to write the comparison tables to")
     p.add_argument(
-        "--report", metavar="FILE", help="also write an HTML report comparing the variants"
+        "--report",
+        metavar="FILE",
+        help="also write an HTML report comparing the variants (keeps the tables its "
+        "waterfalls need, up to 1,000 replications)",
     )
     p.set_defaults(func=_cmd_stress)
 
@@ -458,7 +708,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replications", "-n", type=_positive_int, default=100)
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--scenario", metavar="FILE", help="results folder: its scenario file")
-    p.add_argument("--dpi", type=_positive_int, default=120)
+    p.add_argument(
+        "--dpi",
+        type=_dpi,
+        default=120,
+        help=f"resolution of a .png, dots per inch ({DPI_RANGE[0]} to {DPI_RANGE[1]:,})",
+    )
     p.set_defaults(func=_cmd_chart)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
@@ -472,7 +727,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``finsim`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage and the mistake (or --help)
+        return exc.code if isinstance(exc.code, int) else EXIT_USER_ERROR
     try:
         return int(args.func(args))
     except (ScenarioError, ResultsError, ChartError, PlotExtraMissing) as exc:

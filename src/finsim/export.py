@@ -88,7 +88,9 @@ DESCRIPTIONS = {
     "event_counts": "How often each event happened, per year, body and kind of event: events "
     "and replications with at least one.",
     "summary": "Per organisation, system, region and England, and year: mean surplus, its "
-    "quantiles across replications, probability of a deficit and of meeting the control total.",
+    "quantiles across replications, probability of a deficit and of meeting the control total. "
+    "One row per level, name and year: a system's or region's own account is the org row "
+    "'<id> (own account)', apart from its total (level system or region).",
     "subsidies": "Who subsidises whom: per body and year, mean net money received (+) or "
     "given (-) through top slices, risk shares, re-allocations and extra surpluses.",
     "monthly": "Each body's year-to-date revenue surplus at every month end.",

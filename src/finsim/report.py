@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from finsim.errors import ResultsError
-from finsim.results import Results, atomic_write
+from finsim.results import Results, atomic_write, check_output_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -138,12 +137,20 @@ def _table_html(
     return body
 
 
-def _section(title: str, frame: pd.DataFrame, about: str, none: str) -> list[str]:
-    """A report section: its heading, then the table with what it shows, or, for an empty
-    table, a paragraph saying there is none."""
-    if not len(frame):
+def _sections(
+    title: str,
+    frames: dict[str, pd.DataFrame],
+    caption: Callable[[str], str],
+    about: str,
+    none: str,
+) -> list[str]:
+    """A report section: its heading, then what the tables show and a table per variant
+    (captioned by ``caption``), or, when every table is empty, a paragraph saying there is
+    none."""
+    if not any(len(frame) for frame in frames.values()):
         return [f"<h2>{title}</h2>", f"<p>{none}</p>"]
-    return [f"<h2>{title}</h2>", f"<p>{about}</p>", _table_html(frame)]
+    parts = [f"<h2>{title}</h2>", f"<p>{about}</p>"]
+    return parts + [_table_html(f, caption(v)) for v, f in frames.items() if len(f)]
 
 
 # -- charts --------------------------------------------------------------------------------
@@ -177,6 +184,43 @@ def _charted(results: Results) -> list[str]:
     return ["england"]
 
 
+def _waterfalls_html(results: Results, names: list[str], fy: str, of: str = "") -> list[str]:
+    """The bridges from plan to outturn of ``names``; one note instead when the run did not
+    keep what a bridge is measured from (never a bridge without its drivers)."""
+    from finsim import charts
+
+    try:
+        charts.bridge(results, names[0], fy)
+    except ResultsError as exc:
+        return [f'<p class="note">The bridges from plan to outturn are not drawn: {_e(exc)}.</p>']
+    return [
+        _figure_html(
+            partial(charts.waterfall, results, name, fy),
+            f"Bridge from plan to outturn for {name}, {fy}{of}",
+        )
+        for name in names
+    ]
+
+
+_BRIDGE_ABOUT = (
+    "<p>Mean over replications. The plan is the position had contracts been paid at their "
+    "plan value with full CQUIN, savings been delivered in full and none of the other "
+    "drivers happened; each driver is measured from the run's flows and mechanism tables, "
+    "so the bars add up from plan to outturn exactly (<code>finsim.charts.bridge</code>).</p>"
+)
+
+
+def _fan_caption(results: Results, name: str) -> str:
+    from finsim.charts import _has_control_total
+
+    if _has_control_total(results, name):
+        return (
+            f"Fan chart of {name}'s surplus before incentive funding by year, against its "
+            "control total (met before incentive funding)"
+        )
+    return f"Fan chart of {name}'s surplus by year, as reported (after any incentive funding)"
+
+
 def _charts_html(
     results: Results, stress: StressResults | None, sensitivity: SensitivityResults | None
 ) -> str:
@@ -193,51 +237,33 @@ def _charts_html(
     names = _charted(results)
     if names != ["england"]:
         names = ["england", *names]
-    parts.append("<h3>Surplus / (deficit) across replications</h3>")
-    for name in names:
-        parts.append(
-            _figure_html(
-                partial(charts.fan_chart, results, name),
-                f"Fan chart of {name}'s surplus by year",
+    if stress is not None:
+        parts += _stress_charts_html(stress, names, last)
+    else:
+        parts.append("<h3>Surplus / (deficit) across replications</h3>")
+        for name in names:
+            parts.append(
+                _figure_html(partial(charts.fan_chart, results, name), _fan_caption(results, name))
             )
-        )
-    if results.monthly is not None:
-        parts.append(
-            _figure_html(
-                lambda: charts.fan_chart(results, names[-1], by="month"),
-                f"Fan chart of {names[-1]}'s year-to-date position by month",
+        if results.monthly is not None:
+            parts.append(
+                _figure_html(
+                    lambda: charts.fan_chart(results, names[-1], by="month"),
+                    f"Fan chart of {names[-1]}'s year-to-date position by month, as reported",
+                )
             )
-        )
-    parts.append(f"<h3>From plan to outturn, {_e(last)}</h3>")
-    parts.append(
-        "<p>Mean over replications. The plan is the position had contracts been paid at their "
-        "plan value with full CQUIN, savings been delivered in full and none of the other "
-        "drivers happened; each driver is measured from the run's flows and mechanism tables, "
-        "so the bars add up from plan to outturn exactly (<code>finsim.charts.bridge</code>).</p>"
-    )
-    for name in names:
-        parts.append(
-            _figure_html(
-                partial(charts.waterfall, results, name, last),
-                f"Bridge from plan to outturn for {name}, {last}",
-            )
-        )
-    parts.append(f"<h3>Who paid whom, {_e(last)}</h3>")
-    parts.append(_figure_html(lambda: charts.sankey(results, last), f"Money flows in {last}"))
+        parts.append(f"<h3>From plan to outturn, {_e(last)}</h3>")
+        parts.append(_BRIDGE_ABOUT)
+        parts += _waterfalls_html(results, names, last)
+        parts.append(f"<h3>Who paid whom, {_e(last)}</h3>")
+        parts.append(_figure_html(lambda: charts.sankey(results, last), f"Money flows in {last}"))
     if "allocations" in results.table_names:
         parts.append("<h3>Distance from target</h3>")
         parts.append(
             _figure_html(
                 lambda: charts.distance_from_target(results, last),
-                f"Commissioners' distance from target before and after pace of change, {last}",
-            )
-        )
-    if stress is not None and len(stress.acceptance()):
-        parts.append("<h3>Acceptance of control totals</h3>")
-        parts.append(
-            _figure_html(
-                lambda: charts.acceptance_heatmap(stress),
-                "Each body's decision on its control total under each variant",
+                f"Commissioners' distance from target before and after pace of change, {last}"
+                + (f", variant {results.variant}" if stress is not None else ""),
             )
         )
     if sensitivity is not None:
@@ -252,8 +278,47 @@ def _charts_html(
     return "\n".join(parts)
 
 
+def _stress_charts_html(stress: StressResults, names: list[str], last: str) -> list[str]:
+    """A stress test's charts: acceptance, each body's fan under every variant side by
+    side, and every variant's bridges from plan to outturn and money flows."""
+    from finsim import charts
+
+    parts = []
+    if len(stress.acceptance()):
+        parts.append("<h3>Acceptance of control totals</h3>")
+        parts.append(
+            _figure_html(
+                lambda: charts.acceptance_heatmap(stress),
+                "Each body's decision on its control total under each variant",
+            )
+        )
+    parts.append("<h3>Surplus / (deficit) across replications, by variant</h3>")
+    parts.append(
+        "<p>One panel per variant, on one scale. Where a body has a control total, the fan is "
+        "its surplus <strong>before incentive funding</strong>, the measure the total is met "
+        "on; otherwise its surplus as reported.</p>"
+    )
+    for name in names:
+        parts.append(
+            _figure_html(
+                partial(charts.variant_fans, stress, name),
+                f"Fan chart of {name} under each variant",
+            )
+        )
+    for variant, res in stress.results.items():
+        parts.append(f"<h3>Variant {_e(variant)}: from plan to outturn, {_e(last)}</h3>")
+        parts.append(_BRIDGE_ABOUT)
+        parts += _waterfalls_html(res, names, last, f", variant {variant}")
+        parts.append(
+            _figure_html(
+                partial(charts.sankey, res, last), f"Money flows in {last}, variant {variant}"
+            )
+        )
+    return parts
+
+
 # -- the page ------------------------------------------------------------------------------
-def _about(results: Results, scenario: Scenario | None) -> str:
+def _about(results: Results, scenario: Scenario | None, stress: StressResults | None = None) -> str:
     from finsim import __version__
 
     types = results.economy.org_table()["org_type"].value_counts()
@@ -280,6 +345,8 @@ def _about(results: Results, scenario: Scenario | None) -> str:
     ]
     if scenario is not None and scenario.variants:
         rows.insert(3, ("Variants declared", ", ".join(scenario.variants)))
+    if stress is not None:
+        rows[2] = ("Variants compared", ", ".join(stress.variants))
     body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     return f'<table class="about">{body}</table>'
 
@@ -291,15 +358,35 @@ def _organisations(results: Results) -> str:
     return _table_html(table.fillna(""), index=False, text=True)
 
 
+def _by_variant(stress: StressResults, frame: pd.DataFrame, values: str) -> pd.DataFrame:
+    """``frame`` with one column per variant, in the order the variants were asked for."""
+    wide = frame.pivot_table(
+        index=["level", "name", "fy"], columns="variant", values=values, aggfunc="first"
+    )
+    return wide.reindex(columns=[v for v in stress.variants if v in wide.columns])
+
+
+def _with_se(mean: float, se: float) -> str:
+    """A paired difference and its standard error, GBP m to two decimals (no -0.00)."""
+    m = round(mean, 2) + 0.0
+    return f"{'0.00' if m == 0 else f'{m:+,.2f}'} (se {round(se, 2) + 0.0:,.2f})"
+
+
 def _stress_html(stress: StressResults) -> str:
+    first = stress.variants[0]
+    n = next(iter(stress.results.values())).replications
     parts = [
         "<h2>Scheme variants compared</h2>",
         f"<p>{_e(', '.join(stress.variants))}, on common random numbers: replication r of "
-        "every variant sees the same demand, coding and delivery draws.</p>",
+        f"every variant sees the same demand, coding and delivery draws ({n:,} replications "
+        "of each).</p>",
     ]
     counts = stress.acceptance_counts()
     if len(counts):
-        parts.append(_table_html(counts, "Bodies and systems accepting control totals", False))
+        parts.append("<h3>Acceptance of control totals</h3>")
+        parts.append(
+            _table_html(counts, "Bodies accepting, and systems whose every member accepts", False)
+        )
     meeting = stress.meeting()
     meeting = meeting[meeting["level"].isin(["system", "region"])]
     if len(meeting):
@@ -310,13 +397,120 @@ def _stress_html(stress: StressResults) -> str:
                     meeting["p_met"], meeting["p_met_low"], meeting["p_met_high"], strict=True
                 )
             ]
-        ).pivot_table(index=["level", "name", "fy"], columns="variant", values="p", aggfunc="first")
+        )
+        parts.append("<h3>Probability of meeting the control total</h3>")
         parts.append(
-            _table_html(
-                shown, "Probability of meeting the control total (95% Wilson interval)", True
+            "<p>Of each system's and region's surplus <strong>before incentive funding</strong> "
+            "meeting its control total, with its 95% Wilson interval.</p>"
+        )
+        parts.append(_table_html(_by_variant(stress, shown, "p"), "", True))
+    incentives = stress.incentives()
+    if len(incentives):
+        money = ["allocation", "earned_mean", "lost_mean", "redistributed_mean"]
+        totals = incentives.groupby("variant", sort=False)[money].sum().reindex(stress.variants)
+        totals = totals.rename(
+            columns={
+                "allocation": "allocated",
+                "earned_mean": "earned",
+                "lost_mean": "lost",
+                "redistributed_mean": "redistributed",
+            }
+        )
+        bodies = incentives.pivot_table(
+            index=["org", "fy"], columns="variant", values=["earned_mean", "lost_mean"]
+        )
+        bodies = bodies.reindex(
+            columns=pd.MultiIndex.from_product([["earned_mean", "lost_mean"], stress.variants])
+        ).rename(columns={"earned_mean": "earned", "lost_mean": "lost"}, level=0)
+        parts.append("<h3>Incentive funding earned and lost</h3>")
+        parts.append(
+            "<p>£m, mean over replications. <em>Lost</em> is the allocation a body did not "
+            "earn, before the unearned money is redistributed (<em>redistributed</em>: what "
+            "bodies received back from it).</p>"
+        )
+        parts.append(_table_html(totals.map(_money), "All bodies with an allocation", True))
+        parts.append(_table_html(bodies.map(_money), "Each body", True))
+    risk = stress.system_risk()
+    if len(risk):
+        es = [c for c in risk.columns if c.startswith("deficit_es")][0]
+        level = es.removeprefix("deficit_es")
+        parts.append("<h3>Expected shortfall of the deficit</h3>")
+        parts.append(
+            f"<p>Expected shortfall ({_e(level)}%) of each system's and region's deficit "
+            "<strong>before incentive funding</strong>: the mean deficit of the worst "
+            f"{100 - float(level):g}% of replications, £m (negative: a surplus even there). "
+            f"With {n:,} replications it is the mean of the worst "
+            f"{max(int(np.ceil(n * (1 - float(level) / 100) - 1e-9)), 1):,}.</p>"
+        )
+        parts.append(_table_html(_by_variant(stress, risk, es).map(_money), "", True))
+    for other in stress.variants[1:]:
+        parts += _paired_html(stress, first, other)
+    return "\n".join(parts)
+
+
+def _paired_html(stress: StressResults, a: str, b: str) -> list[str]:
+    """Variant ``b`` minus ``a``, paired by replication, with standard errors: each system's
+    and region's total before and after incentive funding, and the bodies that change."""
+    rows = []
+    for level in ("system", "region"):
+        before = stress.difference(a, b, "surplus_before_incentives", level=level)
+        after = stress.difference(a, b, "surplus", level=level)
+        if len(before):
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "level": level,
+                        "name": before[level].to_numpy(),
+                        "fy": before["fy"].to_numpy(),
+                        "before incentive funding": [
+                            _with_se(m, se)
+                            for m, se in zip(before["mean"], before["se"], strict=True)
+                        ],
+                        "after incentive funding": [
+                            _with_se(m, se)
+                            for m, se in zip(after["mean"], after["se"], strict=True)
+                        ],
+                    }
+                )
+            )
+    parts = [
+        f"<h3>{_e(b)} minus {_e(a)}, paired by replication</h3>",
+        "<p>£m, the mean of the paired differences and its Monte Carlo standard error "
+        "(se): a difference several times its se is not noise. A system's or region's total "
+        "is the sum over its members and its own account.</p>",
+    ]
+    if rows:
+        totals = pd.concat(rows, ignore_index=True).set_index(["level", "name", "fy"])
+        parts.append(_table_html(totals, "Systems and regions", True, text=True))
+    bodies = stress.difference(a, b)
+    moved = bodies[(bodies["mean"].abs() >= 0.005) | (bodies["se"] >= 0.005)]
+    moved = moved.reindex(moved["mean"].abs().sort_values(ascending=False).index)
+    if len(moved):
+        kinds = dict(
+            zip(
+                stress.results[a].economy.ids,
+                stress.results[a].economy.org_table()["org_type"],
+                strict=True,
             )
         )
-    return "\n".join(parts)
+        shown = pd.DataFrame(
+            {
+                "body": [
+                    f"{o} (own account)" if kinds.get(o) in ("system", "region") else o
+                    for o in moved["org"]
+                ],
+                "fy": moved["fy"].to_numpy(),
+                "surplus after incentive funding": [
+                    _with_se(m, se) for m, se in zip(moved["mean"], moved["se"], strict=True)
+                ],
+            }
+        )
+        parts.append(
+            _table_html(shown, "Bodies whose surplus changes, largest first", False, text=True)
+        )
+    else:
+        parts.append("<p>No body's surplus changes by £0.01m or more.</p>")
+    return parts
 
 
 def _sensitivity_html(sensitivity: SensitivityResults) -> str:
@@ -343,8 +537,11 @@ def report_html(
     finsim version), each body's surplus by year with its 90% interval, the chance of
     meeting control totals, who subsidises whom, and the charts of :mod:`finsim.charts`
     (left out, with a note, when matplotlib is not installed). ``scenario`` adds its
-    description and variants; ``stress`` (from :func:`finsim.stress`) a comparison of
-    scheme variants; ``sensitivity`` (from :func:`finsim.sensitivity`) what drives the
+    description and variants; ``stress`` (from :func:`finsim.stress`, with ``results`` one
+    of its variants) a comparison of scheme variants: each variant's tables and charts,
+    acceptance, the probability of meeting control totals, incentive funding earned and
+    lost, expected shortfall, and each variant's paired differences from the first with
+    their standard errors; ``sensitivity`` (from :func:`finsim.sensitivity`) what drives the
     outcomes.
     """
     from finsim import __version__
@@ -366,22 +563,28 @@ def report_html(
     ]
     if scenario is not None and scenario.description:
         parts.append(f'<p class="lead">{_e(scenario.description)}</p>')
-    parts += ["<h2>About this run</h2>", _about(results, scenario)]
+    parts += ["<h2>About this run</h2>", _about(results, scenario, stress)]
     parts += ["<h3>Organisations</h3>", _organisations(results)]
-    parts += [
-        "<h2>Surplus / (deficit) by organisation and year</h2>",
-        f"<p>£m, {_e(what)}.</p>",
-        _table_html(surplus_table(results)),
-    ]
-    parts += _section(
+    runs = {results.variant: results} if stress is None else stress.results
+
+    def of(variant: str) -> str:
+        return "" if stress is None else f"Variant {variant}"
+
+    parts += ["<h2>Surplus / (deficit) by organisation and year</h2>", f"<p>£m, {_e(what)}.</p>"]
+    for variant, res in runs.items():
+        parts.append(_table_html(surplus_table(res), of(variant)))
+    parts += _sections(
         "Control totals",
-        control_total_table(results),
-        "Control total (£m, measured before incentive funding): probability of meeting it.",
+        {variant: control_total_table(res) for variant, res in runs.items()},
+        of,
+        "Control total (£m, measured on the surplus before incentive funding): probability "
+        "of meeting it.",
         none="The scenario sets no control totals.",
     )
-    parts += _section(
+    parts += _sections(
         "Who subsidises whom",
-        subsidy_table(results),
+        {variant: subsidy_table(res) for variant, res in runs.items()},
+        of,
         "Mean net money received (+) or given (−), £m, through top slices, risk shares, "
         "re-allocations and extra surpluses asked.",
         none="No money moved between bodies through top slices, risk shares, re-allocations "
@@ -410,9 +613,11 @@ def write_report(
 ) -> Path:
     """Write :func:`report_html` to ``path`` atomically (a reader never sees half a file).
 
-    A missing parent folder is created (``finsim run ... --report demo/report.html``).
+    A missing parent folder is created (``finsim run ... --report demo/report.html``). Only
+    a new path or a regular file is written: a folder, a device or a named pipe at ``path``
+    is refused (:func:`finsim.results.check_output_path`) before the page is built.
     """
-    target = Path(path)
+    target = check_output_path(path)
     page = report_html(results, scenario, stress, sensitivity)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
@@ -484,10 +689,14 @@ def load_run(directory: str | Path, scenario: Scenario | None = None) -> tuple[S
     :func:`load_results`."""
     from finsim.runner import run
     from finsim.scenario import load_scenario
-    from finsim.store import MANIFEST, ChunkStore
+    from finsim.store import MANIFEST, ChunkStore, read_manifest
 
     folder = Path(directory)
-    if not folder.is_dir():
+    try:
+        is_folder = folder.is_dir()
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"{folder}: cannot read the results folder ({exc})") from None
+    if not is_folder:
         raise ResultsError(f"{folder}: no such results folder")
     path = folder / MANIFEST
     if not path.exists():
@@ -495,10 +704,7 @@ def load_run(directory: str | Path, scenario: Scenario | None = None) -> tuple[S
             f"{folder}: not a finsim results folder (no {MANIFEST}); "
             f"write one with: finsim run FILE --out {folder}"
         )
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ResultsError(f"{path}: cannot read the manifest ({exc})") from None
+    manifest = read_manifest(path)
     source, replications, seed, chunk = _checked_manifest(path, manifest)
     if scenario is None:
         if not Path(source).is_file():
@@ -525,7 +731,7 @@ def load_run(directory: str | Path, scenario: Scenario | None = None) -> tuple[S
         for key in ("keep_monthly", "keep_tables", "keep_flows", "keep_positions")
         if key in manifest
     }
-    return scenario, run(
+    results = run(
         scenario,
         replications=replications,
         seed=seed,
@@ -536,3 +742,6 @@ def load_run(directory: str | Path, scenario: Scenario | None = None) -> tuple[S
         progress=False,
         **keep,
     )
+    if "keep_tables" in manifest:  # what the run was asked to keep, not inferred from chunks
+        results.tables_kept = bool(manifest["keep_tables"])
+    return scenario, results

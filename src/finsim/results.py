@@ -17,8 +17,10 @@ income and adds back non-recurrent costs.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from functools import cached_property
@@ -154,6 +156,7 @@ class Results:
         prepared: dict[str, Any] | None = None,
         need: Sequence[tuple[str, float, float]] = (),
         summarised: SummaryAccumulator | None = None,
+        tables_kept: bool | None = None,
     ) -> None:
         self._need = list(need)  # (commissioner, weighted population, population)
         # a run too large to keep every replication's positions arrives summarised
@@ -185,6 +188,14 @@ class Results:
         for chunk in chunks:
             for name, frame in chunk.tables.items():
                 self._tables.setdefault(name, []).append(frame)
+        #: Whether the run kept the mechanisms' per-replication tables (``keep_tables``,
+        #: kept by default up to 200 replications). Unless the run says, it is read from the
+        #: chunks: every mechanism that keeps a table (contracts, savings, CQUIN, allocations...)
+        #: writes rows in every chunk when tables are kept, so a run whose chunks hold none kept
+        #: none (or has no such mechanism, and then nothing needs them).
+        self.tables_kept = (
+            any(len(chunk.tables) for chunk in chunks) if tables_kept is None else tables_kept
+        )
         self._monthly = (
             np.concatenate([c.monthly for c in chunks])[order]
             if chunks and all(c.monthly is not None for c in chunks)
@@ -297,7 +308,8 @@ class Results:
         if not self._flows_kept:
             raise ResultsError(
                 "this run kept each body's totals, not every flow (keep_flows=False, the default "
-                "above 1,000 replications): run with keep_flows=True for the flows table"
+                "above 1,000 replications): run with keep_flows=True (finsim run --keep-flows) "
+                "for the flows table"
             )
         K = len(self._keys)
         ids = np.array(self.economy.ids, dtype=object)
@@ -428,15 +440,27 @@ class Results:
             return frame
         return frame.sort_values("replication", kind="stable").reset_index(drop=True)
 
-    def summary(self, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> pd.DataFrame:
+    def summary(
+        self, quantiles: Sequence[float] = (0.05, 0.5, 0.95), *, before_incentives: bool = False
+    ) -> pd.DataFrame:
         """Per organisation, system, region and England, and year: surplus statistics.
 
-        Columns: ``level``, ``name``, ``fy``, ``surplus_mean``, a ``surplus_pNN`` per quantile,
-        ``underlying_mean``, ``income_mean``, ``expenditure_mean``, ``incentive_mean``,
-        ``net_subsidy_received_mean``, ``p_deficit`` (probability of a deficit),
-        ``control_total`` and ``p_met_control_total`` (the surplus before incentives meets
-        it; NaN where none is set). A system's or region's figures are the sums over its
-        members and its own account.
+        Columns: ``level``, ``name``, ``org_type``, ``fy``, ``surplus_mean``, a
+        ``surplus_pNN`` per quantile, ``underlying_mean``, ``income_mean``,
+        ``expenditure_mean``, ``p_deficit`` (probability of a deficit), ``incentive_mean``,
+        ``net_subsidy_received_mean``, ``control_total`` and ``p_met_control_total`` (the
+        surplus before incentives meets it; NaN where none is set). ``before_incentives=True``
+        adds ``before_incentives_mean`` and a ``before_incentives_pNN`` per quantile: the
+        surplus before incentive funding, the measure control totals are met on.
+
+        One row per (``level``, ``name``, ``fy``), and each name in one level only, so a
+        pivot by name cannot add or average two rows of one body. ``level`` is ``"org"``
+        for each account, ``"system"`` and ``"region"`` for the sum over a system's or
+        region's members and its own account, ``"england"`` for every account. A system's
+        or region's own account (which holds, say, a top slice the region keeps, or the
+        extra surplus given up to it) is an ``"org"`` row named ``"<id> (own account)"``:
+        kept, not dropped, so that the ``"org"`` rows still add up to England, and named
+        apart from the system or region total it is part of.
 
         Means are exact sums over replications (the same whatever the chunk size);
         quantiles are exact up to 20,000 replications and within 0.1% beyond (see
@@ -445,7 +469,7 @@ class Results:
         for q in quantiles:
             if not 0.0 <= q <= 1.0:
                 raise ValueError(f"quantiles must be between 0 and 1, got {q!r}")
-        return self._accumulator.frame(quantiles)
+        return self._accumulator.frame(quantiles, before_incentives)
 
     def event_counts(self) -> pd.DataFrame:
         """How often each event happened, per year, body and kind of event: ``count`` (events)
@@ -565,11 +589,50 @@ def _umask() -> int:
     return mask
 
 
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, words in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def check_output_path(path: str | Path) -> Path:
+    """``path`` if a file may be written there: a new path, or an existing regular file
+    (or a link to one), which the write replaces whole.
+
+    Anything else (a folder, a device such as ``/dev/null``, a named pipe, a socket) is
+    refused with a :class:`FileExistsError` naming the path and what it is, before anything
+    is written: finsim replaces files, never what is not one.
+    """
+    target = Path(path)
+    try:
+        mode = os.stat(target).st_mode  # follows a link: a link to a device is a device
+    except FileNotFoundError:
+        return target  # a new path (or a link to nothing yet)
+    if not stat.S_ISREG(mode):
+        raise FileExistsError(
+            errno.EEXIST,
+            f"exists and is {_kind(mode)}; finsim writes only to a new path or over a regular file",
+            str(target),
+        )
+    return target
+
+
 def atomic_write(path: Path, write: Any) -> None:
     """Write ``path`` by writing a temporary file beside it, then renaming it into place.
 
-    A reader never sees a half-written file; an interrupted write leaves none behind.
+    A reader never sees a half-written file; an interrupted write leaves none behind. Only a
+    new path or a regular file is written (see :func:`check_output_path`): a device, a
+    folder or a named pipe at ``path`` is refused, never replaced.
     """
+    check_output_path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)

@@ -12,14 +12,16 @@ The comparison tables, per variant:
 * ``incentives``: incentive funding earned (mean and quantiles) and lost
   (allocation not earned), per organisation and year;
 * ``system_risk``: value at risk and expected shortfall (97.5%) of each system's
-  and region's deficit;
+  and region's deficit before incentive funding;
 * ``acceptance``: each body's decision under each variant, and how many accept;
 * ``subsidies``: net money received from or given to others, by body and by
   deprivation quintile;
 * ``underlying``: reported against underlying position;
 
 and :meth:`StressResults.difference` pairs two variants replication by
-replication: mean difference and its standard error.
+replication, per body or per system's, region's or England's total: mean
+difference and its standard error. Every table lists the variants in the order
+they were asked for.
 """
 
 from __future__ import annotations
@@ -50,7 +52,11 @@ def wilson_interval(
         denominator = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denominator
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # with no success the lower bound is 0, with no failure the upper 1: exactly, not the
+    # 1e-18 left by rounding centre - half
+    low = np.where(successes <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(successes >= n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return low, high
 
 
 def value_at_risk(losses: np.ndarray, level: float = 0.975, axis: int = 0) -> np.ndarray:
@@ -86,6 +92,11 @@ class StressResults:
         frames = [build(name, res).assign(variant=name) for name, res in self.results.items()]
         frame = pd.concat(frames, ignore_index=True)
         return frame[["variant", *[c for c in frame.columns if c != "variant"]]]
+
+    def _in_order(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rows sorted by variant in the order the variants were asked for (not by name)."""
+        rank = frame["variant"].map({name: i for i, name in enumerate(self.variants)})
+        return frame.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
 
     def meeting(self) -> pd.DataFrame:
         """Probability of meeting the control total, with a Wilson interval, per body and year."""
@@ -138,7 +149,9 @@ class StressResults:
         return self._each(build)
 
     def system_risk(self, level: float = 0.975) -> pd.DataFrame:
-        """Value at risk and expected shortfall of system and regional deficits (GBP m)."""
+        """Value at risk and expected shortfall of system and regional deficits **before
+        incentive funding** (the measure control totals are met on), GBP m: ``deficit_mean``,
+        ``deficit_varNN`` and ``deficit_esNN`` (a negative deficit is a surplus)."""
 
         def build(name: str, res: Results) -> pd.DataFrame:
             rows = []
@@ -182,7 +195,8 @@ class StressResults:
         return self._each(build)
 
     def acceptance_counts(self) -> pd.DataFrame:
-        """How many bodies, and how many systems (all members accepting), accept under each variant."""
+        """How many bodies, and how many systems (all members accepting), accept under each
+        variant and year; variants in the order they were asked for."""
         table = self.acceptance()
         bodies = (
             table.groupby(["variant", "fy"])["accepted"]
@@ -196,7 +210,7 @@ class StressResults:
             .agg(["sum", "count"])
         )
         systems = systems.rename(columns={"sum": "systems_accepting", "count": "systems"})
-        return bodies.join(systems).reset_index()
+        return self._in_order(bodies.join(systems).reset_index())
 
     def subsidies(self, by: str = "org") -> pd.DataFrame:
         """Net money received (+) or given (-) through top slices, risk shares, re-allocations and
@@ -212,7 +226,8 @@ class StressResults:
             "extra_surplus",
             "net_received",
         ]
-        return table.groupby(["variant", "fy", "deprivation_quintile"])[columns].sum().reset_index()
+        summed = table.groupby(["variant", "fy", "deprivation_quintile"])[columns].sum()
+        return self._in_order(summed.reset_index())
 
     def underlying(self) -> pd.DataFrame:
         """Mean reported and underlying surplus per body and year."""
@@ -223,29 +238,68 @@ class StressResults:
 
         return self._each(build)
 
-    def difference(self, a: str, b: str, column: str = "surplus") -> pd.DataFrame:
+    def difference(
+        self, a: str, b: str, column: str = "surplus", level: str = "org"
+    ) -> pd.DataFrame:
         """Variant ``b`` minus variant ``a``, paired by replication, per body and year.
+
+        ``column`` is a column of ``positions``: ``"surplus"`` (as reported, after incentive
+        funding) or ``"surplus_before_incentives"`` (what control totals are met on), say.
+        ``level="org"`` pairs each account (a system's or region's row is its own account);
+        ``"system"`` or ``"region"`` pairs each system's or region's total, the sum over its
+        members and its own account in each replication (the key column is then named
+        ``system`` or ``region``); ``"england"`` the sum over every account (key column
+        ``england``, valued ``"England"``).
 
         ``mean`` is the mean difference, ``se`` its Monte Carlo standard error (the sd of the
         paired differences over sqrt(R)); with common random numbers it is far smaller than
         the error of two independent runs.
         """
-        pa = self.results[a].positions.set_index(["replication", "fy", "org"])[column]
-        pb = self.results[b].positions.set_index(["replication", "fy", "org"])[column]
+        if level not in ("org", "system", "region", "england"):
+            raise ValueError(
+                f"difference at level 'org', 'system', 'region' or 'england', got {level!r}"
+            )
+        for name in (a, b):
+            if name not in self.results:
+                raise KeyError(
+                    f"no variant {name!r}; these results have {', '.join(self.variants)}"
+                )
+        pa = _keyed(self.results[a].positions, column, level)
+        pb = _keyed(self.results[b].positions, column, level)
         paired = (pb - pa).astype(float)
         if self.antithetic:  # mirrored pairs are not independent: average each pair first
             pairs = paired.index.get_level_values("replication") // 2
             paired = paired.groupby(
-                [pairs, paired.index.get_level_values("fy"), paired.index.get_level_values("org")]
+                [pairs, paired.index.get_level_values("fy"), paired.index.get_level_values(level)]
             ).mean()
-            paired.index.names = ["replication", "fy", "org"]
-        diff = paired.groupby(level=["fy", "org"])
+            paired.index.names = ["replication", "fy", level]
+        diff = paired.groupby(level=["fy", level])
         n = diff.count()
         out = pd.DataFrame(
             {"mean": diff.mean(), "se": diff.std(ddof=1) / np.sqrt(n), "replications": n}
         )
         out["se"] = out["se"].fillna(0.0)
         return out.reset_index().assign(variant_a=a, variant_b=b, column=column)
+
+
+def _keyed(positions: pd.DataFrame, column: str, level: str) -> pd.Series:
+    """``column`` of each account (``level="org"``), or summed over each system's or region's
+    members and own account, or over every account, indexed by (replication, fy, org /
+    system / region / england)."""
+    if column not in positions:
+        raise KeyError(f"no column {column!r} in positions")
+    if level == "org":
+        return positions.set_index(["replication", "fy", "org"])[column]
+    if level == "england":
+        england = pd.Series("England", index=positions.index, name="england")
+        keys = [positions["replication"], positions["fy"], england]
+        return positions[column].groupby(keys, sort=True).sum()
+    own = positions["org_type"] == level
+    parent = positions[level].where(~own, positions["org"])
+    inside = parent.notna().to_numpy()
+    chosen = positions[inside]
+    keys = [chosen["replication"], chosen["fy"], parent[inside].rename(level)]
+    return chosen[column].groupby(keys, sort=True).sum()
 
 
 def stress(

@@ -46,6 +46,9 @@ RELATIVE_ACCURACY = 0.001
 SMALLEST = 1e-3
 LARGEST = 1e7
 
+#: How the summary names a system's or region's own account (``"north_shire (own account)"``),
+#: apart from the system or region as a whole (the sum over its members and own account).
+OWN_ACCOUNT = " (own account)"
 #: Quantities summed over a system's or region's members for the summary.
 SUMMABLE = (
     "income",
@@ -55,6 +58,8 @@ SUMMABLE = (
     "incentive_earned",
     "net_subsidy",
 )
+#: What the summary gives quantiles of: the surplus, and the surplus before incentive funding.
+MEASURES = ("surplus", "before_incentives")
 #: Per-body quantities whose means :meth:`SummaryAccumulator.body_mean` gives.
 BODY_MEANS = (*(f"net_{c}" for c in SUBSIDY_CATEGORIES), "extra_surplus_asked")
 
@@ -157,12 +162,18 @@ def level_cells(
     for level in ("org", "system", "region"):
         if level == "org":
             columns, matrix = np.flatnonzero(not_external), None
+            # a system's or region's own account is not the system or region: named apart,
+            # so that a table indexed by name never holds two rows under one name
+            names = np.where(
+                np.isin(types[columns], ("system", "region")),
+                ids[columns] + OWN_ACCOUNT,
+                ids[columns],
+            )
         else:
             columns = np.flatnonzero(economy.org_type == ORG_TYPES.index(level))
             matrix = economy.membership(level)
-        meta.append(
-            pd.DataFrame({"level": level, "name": ids[columns], "org_type": types[columns]})
-        )
+            names = ids[columns]
+        meta.append(pd.DataFrame({"level": level, "name": names, "org_type": types[columns]}))
         for name in SUMMABLE:
             values = arrays[name]
             if matrix is not None:
@@ -235,8 +246,10 @@ class SummaryAccumulator:
         self.meta: pd.DataFrame | None = None
         self._sums: dict[str, ExactSum] = {}
         self._counts: dict[str, np.ndarray] = {}
-        self._surplus: list[np.ndarray] = []
-        self._histogram: LogHistogram | None = None
+        # every value of each cell (exact quantiles), or its histogram (estimated ones): of the
+        # surplus, and of the surplus before incentive funding (what control totals measure)
+        self._values: dict[str, list[np.ndarray]] = {m: [] for m in MEASURES}
+        self._histograms: dict[str, LogHistogram] = {}
         self.events = EventCounter()
 
     def add(self, arrays: dict[str, np.ndarray]) -> None:
@@ -245,31 +258,33 @@ class SummaryAccumulator:
         R, F, N = cells["surplus"].shape
         if self.meta is None:
             self.meta = meta
-            for name in (*SUMMABLE, "control_total"):
+            for name in (*SUMMABLE, "control_total", "before_incentives"):
                 self._sums[name] = ExactSum((F, N))
             for name in BODY_MEANS:
                 self._sums[name] = ExactSum(arrays[name].shape[1:])
             for name in ("deficit", "has_total", "met"):
                 self._counts[name] = np.zeros((F, N), np.int64)
             if not self.exact_quantiles:
-                self._histogram = LogHistogram(F * N)
+                self._histograms = {m: LogHistogram(F * N) for m in MEASURES}
         self.n += R
-        for name in SUMMABLE:
+        for name in (*SUMMABLE, "before_incentives"):
             self._sums[name].add(cells[name])
         total = cells["control_total"]
         has = ~np.isnan(total)
         total = np.where(has, total, 0.0)
         self._sums["control_total"].add(total)
-        met = has & (cells["before_incentives"] >= total - 1e-9)
+        before = cells["before_incentives"]
+        met = has & (before >= total - 1e-9)
         self._counts["has_total"] += has.sum(axis=0)
         self._counts["met"] += met.sum(axis=0)
         self._counts["deficit"] += (cells["surplus"] < -1e-9).sum(axis=0)
         for name in BODY_MEANS:
             self._sums[name].add(arrays[name])
-        if self._histogram is None:
-            self._surplus.append(cells["surplus"])
-        else:
-            self._histogram.add(cells["surplus"].reshape(R, F * N))
+        for measure, values in (("surplus", cells["surplus"]), ("before_incentives", before)):
+            if self._histograms:
+                self._histograms[measure].add(values.reshape(R, F * N))
+            else:
+                self._values[measure].append(values)
 
     def add_events(self, events: pd.DataFrame) -> None:
         """Count a chunk's events (see :class:`EventCounter`)."""
@@ -285,14 +300,15 @@ class SummaryAccumulator:
         """The mean over replications of a per-body quantity, ``(F, A)``."""
         return self._mean(name)
 
-    def quantile(self, q: float) -> np.ndarray:
-        """The ``q`` quantile of each cell's surplus, ``(F, cells)``."""
-        if self._histogram is not None:
+    def quantile(self, q: float, measure: str = "surplus") -> np.ndarray:
+        """The ``q`` quantile of each cell's surplus (``measure="surplus"``) or surplus before
+        incentive funding (``"before_incentives"``), ``(F, cells)``."""
+        if self._histograms:
             F = len(self.years)
-            return self._histogram.quantile(q, self.n).reshape(F, -1)
-        return np.quantile(np.concatenate(self._surplus), q, axis=0)
+            return self._histograms[measure].quantile(q, self.n).reshape(F, -1)
+        return np.quantile(np.concatenate(self._values[measure]), q, axis=0)
 
-    def frame(self, quantiles: Sequence[float]) -> pd.DataFrame:
+    def frame(self, quantiles: Sequence[float], before_incentives: bool = False) -> pd.DataFrame:
         """The summary table (see :meth:`finsim.Results.summary`)."""
         if self.meta is None:
             raise ResultsError("no replication has been summarised")
@@ -323,15 +339,20 @@ class SummaryAccumulator:
         out["control_total"] = np.where(some, total, np.nan).reshape(-1)
         met = self._counts["met"] / denominator
         out["p_met_control_total"] = np.where(some, met, np.nan).reshape(-1)
+        if before_incentives:
+            out["before_incentives_mean"] = self._mean("before_incentives").reshape(-1)
+            for q in quantiles:
+                values = self.quantile(q, "before_incentives").reshape(-1)
+                out[f"before_incentives_p{round(q * 100):02d}"] = values
         return out
 
     @property
     def nbytes(self) -> int:
         """Memory held by the accumulator's arrays (not counting event counts)."""
         arrays = [a for exact in self._sums.values() for a in (exact.high, exact.low)]
-        arrays += list(self._counts.values()) + self._surplus
-        if self._histogram is not None:
-            arrays.append(self._histogram.counts)
+        arrays += list(self._counts.values())
+        arrays += [a for values in self._values.values() for a in values]
+        arrays += [h.counts for h in self._histograms.values()]
         return sum(a.nbytes for a in arrays)
 
     def describe(self) -> dict[str, Any]:
