@@ -289,7 +289,7 @@ def test_need_index_shape_and_naming(england_2025):
     """need_index takes an ICB code or name and gives names, populations and one column per component."""
     by_code = need_index(england_2025, "QWO")
     by_name = need_index(england_2025, "NHS West Yorkshire ICB")
-    pd.testing.assert_frame_equal(by_code, by_name)
+    pd.testing.assert_frame_equal(by_code, by_name, check_exact=True)
     assert list(by_code.columns) == ["lad_name", "population", *COMPONENTS]
     assert by_code.index.name == "lad"
     assert "Leeds" in set(by_code["lad_name"])
@@ -432,7 +432,7 @@ def test_bom_and_no_bom_read_the_same(tmp_path):
     with_bom = read_weighted_populations(_write(tmp_path / "bom.csv", rows, bom=True))
     without = read_weighted_populations(_write(tmp_path / "plain.csv", rows, bom=False))
     assert (tmp_path / "bom.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
-    pd.testing.assert_frame_equal(with_bom, without)
+    pd.testing.assert_frame_equal(with_bom, without, check_exact=True)
     assert with_bom["practice"].tolist() == [f"P{i:05d}" for i in range(1, 6)]
 
 
@@ -444,7 +444,7 @@ def test_2024_layout_reads_with_sub_icbs(tmp_path):
     renamed = [dict(zip(HEADER_2024, (r[h] for h in HEADER_2025), strict=True)) for r in rows]
     frame = read_weighted_populations(_write(tmp_path / "old.csv", renamed, header=HEADER_2024))
     new = read_weighted_populations(_write(tmp_path / "new.csv", rows))
-    pd.testing.assert_frame_equal(frame, new)
+    pd.testing.assert_frame_equal(frame, new, check_exact=True)
     assert frame["sub_icb"].tolist() == ["01A"] * 3
 
 

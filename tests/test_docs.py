@@ -16,7 +16,9 @@ either, run ``python docs/gen_reference.py``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import re
 import shutil
@@ -205,16 +207,90 @@ def test_python_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch, tmp_path
     before = {p.name for p in ROOT.iterdir()}
     namespace: dict[str, object] = {"__name__": "__main__"}
     shown = f"docs/{_name(page)}"
-    for block in filter(runnable, blocks(page.read_text(encoding="utf-8"))):
+    text = page.read_text(encoding="utf-8")
+    outputs = shown_outputs(text)
+    stale: list[str] = []
+    for block in filter(runnable, blocks(text)):
         # padding puts tracebacks on the page's own line numbers
         code = compile("\n" * (block.line - 1) + block.code, shown, "exec")
-        exec(code, namespace)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(code, namespace)
+        if block.line in outputs:
+            want = _normalised(outputs[block.line].code)
+            if _normalised(printed.getvalue()) != want:
+                stale.append(f"line {outputs[block.line].line}")
+    assert not stale, (
+        f"{shown}: the printed output differs from the ```text block shown after the code at "
+        f"{', '.join(stale)}; run `python docs/refresh_outputs.py {shown}` and read the diff"
+    )
     new = sorted({p.name for p in ROOT.iterdir()} - before)
     left = [name for name in new if name not in _ignored_by_git(new)]
     assert not left, (
         f"{shown} left new files in the repository root: {', '.join(left)}; "
         "write an example's output to a temporary folder (tempfile.mkdtemp())"
     )
+
+
+def shown_outputs(text: str) -> dict[int, Block]:
+    """The output block shown after each runnable Python block, by the code's first line.
+
+    As docs/refresh_outputs.py decides: the next fenced block, with only blank lines
+    between, fenced ```text (or ```console holding no shell commands, lines "$ ...").
+    """
+    found = blocks(text)
+    lines = text.splitlines()
+    out: dict[int, Block] = {}
+    for block, after in zip(found, found[1:], strict=False):
+        if not runnable(block) or after.info not in {"text", "console"}:
+            continue
+        closing = block.line - 1 + block.code.count("\n")  # 0-based line of the closing fence
+        between = lines[closing + 1 : after.line - 2]
+        shell = any(line.lstrip().startswith("$") for line in after.code.splitlines())
+        if not shell and all(not line.strip() for line in between):
+            out[block.line] = after
+    return out
+
+
+def _normalised(text: str) -> list[str]:
+    """Lines with runs of whitespace made one space, blank lines at either end dropped."""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def test_shown_outputs_are_found_after_their_code():
+    """A ```text block right after a Python block is its output; shell sessions and prose breaks are not."""
+    page = "\n".join(
+        [
+            "```python",
+            "print(1)",
+            "```",
+            "",
+            "```text",
+            "1",
+            "```",
+            "```python",
+            "print(2)",
+            "```",
+            "Some prose.",
+            "```text",
+            "2",
+            "```",
+            "```python",
+            "print(3)",
+            "```",
+            "```console",
+            "$ finsim run x.yaml",
+            "```",
+        ]
+    )
+    outputs = shown_outputs(page)
+    assert list(outputs) == [2] and outputs[2].code == "1\n"
+    assert _normalised("  a   b \n\n") == ["a b"]
 
 
 def _ignored_by_git(names: list[str]) -> set[str]:
@@ -353,3 +429,36 @@ def test_every_example_is_in_the_gallery_with_its_chart():
             f"{image.relative_to(ROOT)} missing: run docs/images/examples/make_gallery.py"
         )
         assert image.stat().st_size <= 80_000, f"{image.relative_to(ROOT)} is over 80 KB"
+
+
+# -- the API page reads outside the site --------------------------------------------------------
+
+
+def test_api_page_summarises_each_object_from_its_docstring():
+    """docs/reference/api.md: each ``::: object`` follows a line "`object`: <its docstring's first
+    paragraph>", so the page reads on GitHub as well as in the built site, and stays true."""
+    import importlib
+    import inspect
+
+    text = (DOCS / "reference" / "api.md").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    directives = [
+        (i, m.group(1)) for i, ln in enumerate(lines) if (m := re.match(r"^::: (\S+)$", ln))
+    ]
+    assert len(directives) > 20
+    for i, name in directives:
+        parts = name.split(".")
+        for k in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:k]))
+            except ImportError:
+                continue
+            for attribute in parts[k:]:
+                obj = getattr(obj, attribute)
+            break
+        first = (inspect.getdoc(obj) or "").split("\n\n")[0].replace("\n", " ").strip()
+        assert first, f"{name} has no docstring"
+        summary = next(ln for ln in reversed(lines[:i]) if ln.strip())
+        assert summary == f"`{name}`: {first}", (
+            f"docs/reference/api.md: the line before '::: {name}' should be '`{name}`: {first}'"
+        )

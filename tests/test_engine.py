@@ -69,8 +69,8 @@ def test_same_seed_gives_identical_results(scenario):
     """Two runs with the same seed produce identical positions and flows."""
     a = finsim.run(scenario, replications=20, seed=11)
     b = finsim.run(scenario, replications=20, seed=11)
-    pd.testing.assert_frame_equal(a.positions, b.positions)
-    pd.testing.assert_frame_equal(a.flows, b.flows)
+    pd.testing.assert_frame_equal(a.positions, b.positions, check_exact=True)
+    pd.testing.assert_frame_equal(a.flows, b.flows, check_exact=True)
 
 
 def test_different_seeds_give_different_results(scenario):
@@ -78,31 +78,6 @@ def test_different_seeds_give_different_results(scenario):
     a = finsim.run(scenario, replications=5, seed=1).positions["surplus"]
     b = finsim.run(scenario, replications=5, seed=2).positions["surplus"]
     assert not np.allclose(a, b)
-
-
-@pytest.mark.parametrize("chunk_size", [1, 7, 64])
-def test_chunk_size_does_not_change_any_replication(scenario, chunk_size):
-    """Replication r is identical whether run in chunks of 1, 7 or 64."""
-    whole = finsim.run(scenario, replications=20, seed=5, chunk_size=20)
-    chunked = finsim.run(scenario, replications=20, seed=5, chunk_size=chunk_size)
-    pd.testing.assert_frame_equal(_by_replication(whole), _by_replication(chunked))
-    pd.testing.assert_frame_equal(whole.flows, chunked.flows)
-
-
-def test_single_replication_equals_replication_zero_of_a_batch(scenario):
-    """A readable trace (R = 1) is replication 0 of a larger run."""
-    one = finsim.run(scenario, replications=1, seed=9).positions
-    batch = finsim.run(scenario, replications=16, seed=9).positions
-    pd.testing.assert_frame_equal(one, batch[batch["replication"] == 0].reset_index(drop=True))
-
-
-def test_processes_backend_matches_serial(scenario):
-    """Running chunks on worker processes gives the same replications as running them serially."""
-    serial = finsim.run(scenario, replications=12, seed=4, chunk_size=4)
-    procs = finsim.run(
-        scenario, replications=12, seed=4, chunk_size=4, backend="processes", workers=2
-    )
-    pd.testing.assert_frame_equal(serial.positions, procs.positions)
 
 
 def test_variants_share_random_numbers(scenario):
@@ -116,7 +91,9 @@ def test_variants_share_random_numbers(scenario):
     first = (f0["fy"] == "2017/18") & (f0["category"] == "contract_payment")
     first1 = (f1["fy"] == "2017/18") & (f1["category"] == "contract_payment")
     pd.testing.assert_frame_equal(
-        f0[first].set_index(key)[["amount"]], f1[first1].set_index(key)[["amount"]]
+        f0[first].set_index(key)[["amount"]],
+        f1[first1].set_index(key)[["amount"]],
+        check_exact=True,
     )
     later = (f0["fy"] == "2019/20") & (f0["source"] == "sc_ccg") & (f0["target"] == "south_acute")
     later1 = (f1["fy"] == "2019/20") & (f1["source"] == "sc_ccg") & (f1["target"] == "south_acute")

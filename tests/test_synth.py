@@ -68,7 +68,9 @@ def test_vectorised_results_equal_a_replication_by_replication_run():
     one_by_one = finsim.run(
         sc, replications=5, seed=3, chunk_size=1
     ).positions  # a loop of R = 1 chunks
-    pd.testing.assert_frame_equal(batch, one_by_one)
+    pd.testing.assert_frame_equal(batch, one_by_one, check_exact=True)
     single = finsim.run(sc, replications=1, seed=3).positions
-    pd.testing.assert_frame_equal(batch[batch["replication"] == 0].reset_index(drop=True), single)
+    pd.testing.assert_frame_equal(
+        batch[batch["replication"] == 0].reset_index(drop=True), single, check_exact=True
+    )
     assert np.isfinite(batch["surplus"]).all()

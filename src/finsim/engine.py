@@ -212,7 +212,12 @@ class Engine:
 
 
 def journal_frame(ledger: Ledger, economy: Economy, replications: np.ndarray) -> Any:
-    """Every posting as a row per replication (only kept when the journal is on)."""
+    """Every posting as a row per replication (only kept when the journal is on).
+
+    A posting's columns that move nothing in a replication are left out of that
+    replication's rows: the ledger drops a column only when it is zero in every replication
+    of the chunk, so keeping zeros would make a replication's journal depend on its chunk.
+    """
     import pandas as pd
 
     from finsim.calendar import fy_label
@@ -246,5 +251,6 @@ def journal_frame(ledger: Ledger, economy: Economy, replications: np.ndarray) ->
     if not parts:
         return pd.DataFrame()
     frame = pd.concat(parts, ignore_index=True)
+    frame = frame[frame["amount"].to_numpy() != 0.0]
     frame = frame.sort_values(["replication", "_seq"], kind="stable").drop(columns="_seq")
     return frame.reset_index(drop=True)
