@@ -222,9 +222,9 @@ def test_a_malformed_scheduler_address_is_refused_before_running(capsys, address
 
 def test_an_unreachable_scheduler_is_one_clear_error(capsys, monkeypatch):
     """Nothing listens on port 1: after the timeout, a message naming the address."""
-    from finsim import cli
+    from finsim.cli import options
 
-    monkeypatch.setattr(cli, "SCHEDULER_TIMEOUT", 1)
+    monkeypatch.setattr(options, "SCHEDULER_TIMEOUT", 1)
     err = fails_clearly(
         capsys, ["run", EXAMPLE, "--scheduler", "tcp://127.0.0.1:1"], "cannot reach a Dask"
     )
@@ -243,7 +243,7 @@ def test_a_scheduler_lost_during_the_run_is_one_clear_error(capsys, monkeypatch)
     """A connection that drops mid-run (an OSError from the client) is a message, not a
     traceback."""
     import finsim
-    from finsim import cli
+    from finsim.cli import run
 
     class Client:
         def close(self) -> None:
@@ -252,7 +252,7 @@ def test_a_scheduler_lost_during_the_run_is_one_clear_error(capsys, monkeypatch)
     def lost(*args, **kwargs):
         raise OSError("Timed out during handshake while connecting to tcp://10.0.0.5:8786")
 
-    monkeypatch.setattr(cli, "_scheduler", lambda args: Client())
+    monkeypatch.setattr(run, "_scheduler", lambda args: Client())
     monkeypatch.setattr(finsim, "run", lost)
     fails_clearly(
         capsys, ["run", EXAMPLE, "--scheduler", "tcp://10.0.0.5:8786"], "lost the Dask scheduler"

@@ -13,15 +13,14 @@
 An organisation's ``surplus`` for a year is exactly its revenue inflows minus
 outflows booked to that year; ``underlying_surplus`` removes non-recurrent
 income and adds back non-recurrent costs.
+
+The arrays a run's tables come from are merged in :mod:`finsim.result_arrays`, the tables
+built in :mod:`finsim.result_tables`, and files written by :mod:`finsim.results_io`.
 """
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import stat
-import tempfile
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -30,115 +29,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from finsim.calendar import fy_label
-from finsim.economy import ORG_TYPES, Economy
+from finsim.economy import Economy
 from finsim.engine import ChunkOutput
 from finsim.errors import ResultsError
-from finsim.ledger import CATEGORIES, KINDS, RECURRENCE
-from finsim.positions import SUBSIDY_CATEGORIES
+from finsim.result_arrays import merge_chunks, position_arrays
+from finsim.result_tables import (
+    _met,
+    flows_frame,
+    monthly_frame,
+    need_per_head,
+    positions_frame,
+    subsidies_frame,
+)
+from finsim.results_io import _kind, _umask, _write_frame, atomic_write, check_output_path
 from finsim.summaries import POSITIONS_MAX_REPLICATIONS, EventCounter, SummaryAccumulator
 
-
-def _encode(keys: pd.DataFrame, n_accounts: int) -> np.ndarray:
-    code = keys["fy"].to_numpy(np.int64)
-    for column, size in (
-        ("source", n_accounts),
-        ("target", n_accounts),
-        ("category", len(CATEGORIES)),
-        ("recurrence", len(RECURRENCE)),
-        ("kind", len(KINDS)),
-    ):
-        code = code * size + keys[column].to_numpy(np.int64)
-    return code
-
-
-def merge_chunks(
-    chunks: Sequence[ChunkOutput], n_accounts: int
-) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
-    """Stack chunks into (replications, flow keys, (R, K) amounts), ordered by replication.
-
-    Chunks may have seen different flows (a dispute only in some replications):
-    keys are united and missing flows are zero.
-    """
-    codes = [_encode(c.flow_keys, n_accounts) for c in chunks]
-    all_codes = np.unique(np.concatenate(codes)) if codes else np.empty(0, np.int64)
-    reps = np.concatenate([c.replications for c in chunks])
-    amounts = np.zeros((reps.size, all_codes.size))
-    row = 0
-    for chunk, code in zip(chunks, codes, strict=True):
-        n = chunk.replications.size
-        amounts[row : row + n, np.searchsorted(all_codes, code)] = chunk.flow_amounts
-        row += n
-    order = np.argsort(reps, kind="stable")
-    rows = chunks[0].flow_keys.iloc[0:0] if chunks else pd.DataFrame()
-    keys = pd.concat([c.flow_keys for c in chunks], ignore_index=True) if chunks else rows
-    if len(keys):
-        keys = keys.assign(_code=np.concatenate(codes)).drop_duplicates("_code").set_index("_code")
-        keys = keys.loc[all_codes].reset_index(drop=True)
-    return reps[order], keys, amounts[order]
-
-
-def position_arrays(
-    base: dict[str, np.ndarray], extras: dict[str, np.ndarray], economy: Economy
-) -> dict[str, np.ndarray]:
-    """Each body's position arrays, ``(R, F, A)``, from its totals and the mechanisms' extras:
-    surplus, underlying surplus, control totals at each level and the sums of each body's
-    system and region before incentives."""
-    arrays = dict(base)  # finsim.positions.account_totals, per replication
-    income, expenditure = arrays["income"], arrays["expenditure"]
-    surplus = income - expenditure
-    arrays["surplus"] = surplus
-    arrays["underlying_surplus"] = (
-        surplus - arrays["nonrecurrent_income"] + arrays["nonrecurrent_expenditure"]
-    )
-    arrays["surplus_before_incentives"] = surplus - arrays["incentive_earned"]
-    raised = extras.get("control_total_raised")
-    arrays["extra_surplus_asked"] = np.zeros_like(surplus) if raised is None else raised
-    # what bodies give up in extra surplus, their region receives towards its total
-    region_receives = np.zeros_like(surplus)
-    if raised is not None:
-        to_region = np.asarray(raised.reshape(-1, surplus.shape[2]) @ economy.membership("region"))
-        is_region = economy.org_type == ORG_TYPES.index("region")
-        region_receives = np.where(is_region, to_region.reshape(surplus.shape), 0.0)
-    arrays["extra_surplus_received"] = region_receives
-    shape = surplus.shape
-    for name in (
-        "control_total",
-        "system_control_total",
-        "region_control_total",
-        "accepted_control_total",
-    ):
-        value = extras.get(name)
-        arrays[name] = np.full(shape, np.nan) if value is None else np.broadcast_to(value, shape)
-    if raised is not None:  # extra surplus asked in the year raises the body's total
-        arrays["control_total"] = arrays["control_total"] + raised
-        # ... and its system's; the regional total it serves stays where it was
-        system_raised = np.asarray(
-            raised.reshape(-1, shape[2]) @ economy.membership("system")
-        ).reshape(shape)
-        arrays["system_control_total"] = arrays["system_control_total"] + system_raised
-    # each body's system and region: their summed position before incentives
-    for level in ("system", "region"):
-        summed = np.asarray(
-            arrays["surplus_before_incentives"].reshape(-1, shape[2]) @ economy.membership(level)
-        ).reshape(shape)
-        parent = economy.system if level == "system" else economy.region
-        own = economy.org_type == ORG_TYPES.index(level)
-        column = np.where(own, np.arange(shape[2]), parent)
-        valid = column >= 0
-        arrays[f"{level}_surplus_before_incentives"] = np.where(
-            valid, summed[:, :, np.maximum(column, 0)], np.nan
-        )
-        totals = arrays[f"{level}_control_total"]
-        arrays[f"{level}_control_total"] = np.where(
-            valid, totals[:, :, np.maximum(column, 0)], np.nan
-        )
-    arrays["net_subsidy"] = (
-        sum(arrays[f"net_{c}"] for c in SUBSIDY_CATEGORIES)
-        - arrays["extra_surplus_asked"]
-        + arrays["extra_surplus_received"]
-    )
-    return arrays
+__all__ = [
+    "Results",
+    "_kind",
+    "_met",
+    "_umask",
+    "_write_frame",
+    "atomic_write",
+    "check_output_path",
+    "count_events",
+    "merge_chunks",
+    "position_arrays",
+]
 
 
 class Results:
@@ -252,52 +169,7 @@ class Results:
     @cached_property
     def positions(self) -> pd.DataFrame:
         """One row per (variant, replication, fy, org); money in GBP m."""
-        arrays = self._position_arrays
-        R, F, A = arrays["surplus"].shape
-        orgs = np.flatnonzero(self.economy.org_type != ORG_TYPES.index("external"))
-        table = self.economy.org_table().iloc[orgs]
-        n = orgs.size
-        frame = pd.DataFrame(
-            {
-                "variant": self.variant,
-                "replication": np.repeat(self.replication_ids, F * n),
-                "fy": np.tile(np.repeat(np.array(self.years, dtype=object), n), R),
-                "org": np.tile(table["org"].to_numpy(), R * F),
-                "org_type": np.tile(table["org_type"].to_numpy(), R * F),
-                "system": np.tile(table["system"].to_numpy(), R * F),
-                "region": np.tile(table["region"].to_numpy(), R * F),
-            }
-        )
-        for name in (
-            "income",
-            "expenditure",
-            "surplus",
-            "underlying_surplus",
-            "surplus_before_incentives",
-            "control_total",
-        ):
-            frame[name] = arrays[name][:, :, orgs].reshape(-1)
-        frame["met_control_total"] = _met(
-            frame["surplus_before_incentives"], frame["control_total"]
-        )
-        accepted = pd.Series(arrays["accepted_control_total"][:, :, orgs].reshape(-1))
-        frame["accepted_control_total"] = (accepted > 0.5).astype("boolean").mask(accepted.isna())
-        for level in ("system", "region"):
-            before = arrays[f"{level}_surplus_before_incentives"][:, :, orgs].reshape(-1)
-            total = arrays[f"{level}_control_total"][:, :, orgs].reshape(-1)
-            frame[f"{level}_control_total"] = total
-            frame[f"met_{level}_control_total"] = _met(
-                pd.Series(before), pd.Series(total)
-            ).to_numpy()
-        for name in (
-            "incentive_earned",
-            "nonrecurrent_income",
-            "nonrecurrent_expenditure",
-            "capital_income",
-            "capital_expenditure",
-        ):
-            frame[name] = arrays[name][:, :, orgs].reshape(-1)
-        return frame
+        return positions_frame(self)
 
     @cached_property
     def flows(self) -> pd.DataFrame:
@@ -305,32 +177,7 @@ class Results:
 
         Large runs keep only each body's totals; run with ``keep_flows=True`` for this table.
         """
-        if not self._flows_kept:
-            raise ResultsError(
-                "this run kept each body's totals, not every flow (keep_flows=False, the default "
-                "above 1,000 replications): run with keep_flows=True (finsim run --keep-flows) "
-                "for the flows table"
-            )
-        K = len(self._keys)
-        ids = np.array(self.economy.ids, dtype=object)
-        r, k = np.nonzero(self._amounts) if K else (np.empty(0, int), np.empty(0, int))
-        start = self.economy.calendar.start_year
-        fy_labels = np.array(
-            [fy_label(start + i) for i in range(self.economy.calendar.n_years)], dtype=object
-        )
-        return pd.DataFrame(
-            {
-                "variant": self.variant,
-                "replication": self.replication_ids[r],
-                "fy": fy_labels[self._key("fy")[k]],
-                "source": ids[self._key("source")[k]],
-                "target": ids[self._key("target")[k]],
-                "category": np.array(CATEGORIES, dtype=object)[self._key("category")[k]],
-                "recurrence": np.array(RECURRENCE, dtype=object)[self._key("recurrence")[k]],
-                "kind": np.array(KINDS, dtype=object)[self._key("kind")[k]],
-                "amount": self._amounts[r, k],
-            }
-        )
+        return flows_frame(self)
 
     @cached_property
     def events(self) -> pd.DataFrame:
@@ -358,24 +205,7 @@ class Results:
     def monthly(self) -> pd.DataFrame | None:
         """Each body's year-to-date surplus at every month end, GBP m (revenue, by when money
         moved): one row per (variant, replication, fy, month, org). None unless kept."""
-        if self._monthly is None:
-            return None
-        R, T, A = self._monthly.shape
-        orgs = np.flatnonzero(self.economy.org_type != ORG_TYPES.index("external"))
-        ids = np.array(self.economy.ids, dtype=object)[orgs]
-        years = np.repeat(np.array(self.years, dtype=object), 12)
-        months = np.tile(np.arange(1, 13), T // 12)
-        n = orgs.size
-        return pd.DataFrame(
-            {
-                "variant": self.variant,
-                "replication": np.repeat(self.replication_ids, T * n),
-                "fy": np.tile(np.repeat(years, n), R),
-                "month": np.tile(np.repeat(months, n), R),
-                "org": np.tile(ids, R * T),
-                "surplus_ytd": self._monthly[:, :, orgs].reshape(-1),
-            }
-        )
+        return monthly_frame(self)
 
     def subsidies(self) -> pd.DataFrame:
         """Who subsidises whom: per body and year, the mean net money received (+) or given (-)
@@ -385,42 +215,10 @@ class Results:
         An extra surplus asked of a body stays in its accounts but is given up to the
         regional total, so it counts as given.
         """
-        mean = self._accumulator.body_mean
-        economy = self.economy
-        bodies = np.flatnonzero(
-            np.isin(
-                economy.org_type, [ORG_TYPES.index("commissioner"), ORG_TYPES.index("provider")]
-            )
-        )
-        table = economy.org_table().iloc[bodies]
-        F, n = len(self.years), bodies.size
-        out = pd.DataFrame(
-            {
-                "fy": np.repeat(np.array(self.years, dtype=object), n),
-                "org": np.tile(table["org"].to_numpy(), F),
-                "org_type": np.tile(table["org_type"].to_numpy(), F),
-                "system": np.tile(table["system"].to_numpy(), F),
-                "region": np.tile(table["region"].to_numpy(), F),
-                "deprivation_quintile": np.tile(table["deprivation_quintile"].to_numpy(), F),
-                "need_per_head": np.tile(self._need_per_head()[bodies], F),
-            }
-        )
-        total = np.zeros((F, n))
-        for category in SUBSIDY_CATEGORIES:
-            received = mean(f"net_{category}")[:, bodies]
-            out[category] = received.reshape(-1)
-            total += received
-        asked = mean("extra_surplus_asked")[:, bodies]
-        out["extra_surplus"] = -asked.reshape(-1)
-        out["net_received"] = (total - asked).reshape(-1)
-        return out
+        return subsidies_frame(self)
 
     def _need_per_head(self) -> np.ndarray:
-        values = np.full(self.economy.n_accounts, np.nan)
-        for org, weighted, population in self._need:
-            if population > 0:
-                values[self.economy.index(org)] = weighted / population
-        return values
+        return need_per_head(self)
 
     @property
     def table_names(self) -> list[str]:
@@ -509,7 +307,7 @@ class Results:
         return out
 
     def metadata(self) -> dict[str, Any]:
-        from finsim import __version__
+        from finsim._version import __version__
 
         return {
             "scenario": self.scenario_name,
@@ -568,78 +366,3 @@ def count_events(events: pd.DataFrame) -> pd.DataFrame:
     counter = EventCounter()
     counter.add(events)
     return counter.frame()
-
-
-def _met(surplus: pd.Series, total: pd.Series) -> pd.Series:
-    """Whether a surplus meets a control total; NA where there is no total."""
-    met = surplus.to_numpy() >= total.to_numpy() - 1e-9
-    return pd.Series(met, index=surplus.index).astype("boolean").mask(total.isna().to_numpy())
-
-
-def _write_frame(frame: pd.DataFrame, path: Path, fmt: str) -> None:
-    if fmt == "csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _kind(mode: int) -> str:
-    """What a file that is not a regular file is, in words."""
-    for test, words in (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISFIFO, "a named pipe"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return words
-    return "not a regular file"
-
-
-def check_output_path(path: str | Path) -> Path:
-    """``path`` if a file may be written there: a new path, or an existing regular file
-    (or a link to one), which the write replaces whole.
-
-    Anything else (a folder, a device such as ``/dev/null``, a named pipe, a socket) is
-    refused with a :class:`FileExistsError` naming the path and what it is, before anything
-    is written: finsim replaces files, never what is not one.
-    """
-    target = Path(path)
-    try:
-        mode = os.stat(target).st_mode  # follows a link: a link to a device is a device
-    except FileNotFoundError:
-        return target  # a new path (or a link to nothing yet)
-    if not stat.S_ISREG(mode):
-        raise FileExistsError(
-            errno.EEXIST,
-            f"exists and is {_kind(mode)}; finsim writes only to a new path or over a regular file",
-            str(target),
-        )
-    return target
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Write ``path`` by writing a temporary file beside it, then renaming it into place.
-
-    A reader never sees a half-written file; an interrupted write leaves none behind. Only a
-    new path or a regular file is written (see :func:`check_output_path`): a device, a
-    folder or a named pipe at ``path`` is refused, never replaced.
-    """
-    check_output_path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
