@@ -230,3 +230,30 @@ def test_an_allocation_to_a_body_without_a_control_total(unearned):
         assert by_body[(r, "a", "incentive_bonus")] == pytest.approx(1.0)
         expected = 20.0 if "general_distribution" in unearned else 11.0
         assert by_body[r].sum() == pytest.approx(expected)
+
+
+def test_a_scheme_on_a_system_is_used_by_that_scenario_only():
+    """A scheme added to a System (not registered process-wide) pays in scenarios read with
+    that System; the built-ins are BUILTIN_SCHEMES."""
+    from finsim.mechanisms.incentives import BUILTIN_SCHEMES, IncentiveScheme, scheme_names
+    from finsim.system import System
+
+    class YearEndOnly(IncentiveScheme):
+        name = "year_end_only"
+
+        def quarter(self, ctx, q, allocation, own_pass, system_pass, performance_pass):
+            return allocation * own_pass if q == 4 else 0.0 * allocation
+
+    assert BUILTIN_SCHEMES == {"sustainability_fund": IncentiveScheme}
+    system = System.default().with_scheme(YearEndOnly)
+    doc = economy(ct_a=1.0, scheme="year_end_only")
+    res = finsim.run(
+        finsim.Scenario.from_dict(doc, system=system), replications=1, keep_journal=True
+    )
+    j = res.journal
+    j = j[(j["target"] == "a") & (j["category"] == "incentive_payment")]
+    assert np.allclose(j.groupby("posted_month")["amount"].sum().to_numpy(), [10.0])
+    assert "year_end_only" in scheme_names(system)
+    assert "year_end_only" not in scheme_names()
+    with pytest.raises(finsim.ScenarioError, match="unknown scheme 'year_end_only'"):
+        finsim.Scenario.from_dict(doc)

@@ -30,18 +30,20 @@ planned units), ``activity.realised`` ``(R, C, P)`` (the month's units) and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.mechanisms.contracts import plan_matrix
-from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
 from finsim.scenario.params import Growth, GrowthByYear, RateByYear
 from finsim.scenario.units import RATE, Weight
-from finsim.scenario.validate import References
+from finsim.state import Slot
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 
 class ActivityConfig(StrictModel):
@@ -93,7 +95,6 @@ def lognormal_mean_one(z: np.ndarray, sd: float) -> np.ndarray:
     return np.exp(z, out=z)
 
 
-@register_mechanism
 class Activity(Mechanism):
     """Realised activity per contract and point of delivery, each month, and coding drift."""
 
@@ -101,6 +102,15 @@ class Activity(Mechanism):
     order = 30
     Config = ActivityConfig
     config: ActivityConfig
+    provides = (
+        Slot("activity.plan", "(C, P)", "this year's planned units per contract and POD"),
+        Slot(
+            "activity.case_mix_uplift",
+            "(C,)",
+            "this year's coding drift: the rise of each contract's reported case mix",
+        ),
+        Slot("activity.realised", "(R, C, P)", "the month's units (from the activity phase)"),
+    )
 
     def __init__(self, config: ActivityConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
@@ -129,7 +139,7 @@ class Activity(Mechanism):
         ]
 
     @classmethod
-    def check(cls, config: ActivityConfig, refs: References) -> None:
+    def check(cls, config: ActivityConfig, refs: ReferencesLike) -> None:
         for org_id in config.case_mix:
             refs.org(("activity", "case_mix", org_id), org_id, ("provider",))
 

@@ -10,15 +10,18 @@ the source), its phases and its postings. To add one:
     from finsim.mechanisms.base import Mechanism, Context
     from finsim.scenario.models import StrictModel
     from finsim.scenario.units import Share
+    from finsim.state import Slot
 
     class LevyConfig(StrictModel):
         rate: Share               # a share from 0 to 1, or "2%" (finsim.scenario.units)
 
-    @finsim.register_mechanism
     class Levy(Mechanism):
         '''A levy on every provider's income, paid to the centre each month.'''
         section = "levy"          # the key of the scenario file this mechanism owns
         Config = LevyConfig
+        # what it reads from other mechanisms, and what it publishes (see finsim.state)
+        requires = ("contracts.activity_value", "contracts.provider")
+        provides = (Slot("levy.paid", "(R, A)", "levy paid this year to date, GBP m"),)
 
         def phases(self):
             return {"costs": self.charge}
@@ -26,9 +29,17 @@ the source), its phases and its postings. To add one:
         def charge(self, ctx: Context) -> None:
             ...                   # compute (R, n) amounts and ctx.ledger.post(...)
 
+    system = finsim.System.default().with_mechanism(Levy)   # see finsim.system
+
 The engine creates one instance per chunk of replications, after validating
 the file: ``__init__`` receives the validated section and the context, and
 builds whatever static arrays it needs and its ``(R, ...)`` state.
+
+Mechanisms share arrays only through ``ctx.state``, under names each declares: ``provides``
+(:class:`finsim.state.Slot`: name, shape, meaning) for what it writes, ``requires`` for what
+it reads (a name, ``optional(name)`` or ``later(name)``). The engine derives from them the
+order mechanisms are constructed in and act in within a phase (:func:`finsim.state.order`):
+a provider first; ties keep the ``order`` attribute.
 """
 
 from __future__ import annotations
@@ -37,6 +48,9 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
+from finsim.state import Need, SharedState, Slot
+from finsim.state import order as acting_order
 
 if TYPE_CHECKING:
     import simpy
@@ -47,7 +61,7 @@ if TYPE_CHECKING:
     from finsim.random import MechanismStreams, Streams
     from finsim.records import TableLog
     from finsim.scenario.loader import Scenario
-    from finsim.scenario.validate import References
+    from finsim.types import ReferencesLike
 
 #: Phases inside every month, in the order they run. ``year_start`` runs only in
 #: M1 and ``year_end`` only in M12; the others run every month.
@@ -78,6 +92,7 @@ class Context:
         events: EventLog,
         env: simpy.Environment,
         records: TableLog,
+        system: Any = None,
     ) -> None:
         self.scenario = scenario
         self.economy = economy
@@ -88,9 +103,25 @@ class Context:
         self.records = records
         self.env = env
         self.R = streams.R
-        #: Arrays mechanisms share, by name ("tariff.price", "activity.realised", ...).
-        self.state: dict[str, Any] = {}
+        #: The System (mechanisms and incentive schemes) the scenario runs with, if known.
+        self.system = system
+        #: Arrays mechanisms share, by declared name ("tariff.price", "activity.realised"...):
+        #: see :mod:`finsim.state`. Open (any name) until :meth:`declare` is called.
+        self.state: SharedState = SharedState()
         self._phase_events: dict[tuple[int, str], simpy.Event] = {}
+
+    def declare(self, classes: Iterable[type[Mechanism]]) -> list[type[Mechanism]]:
+        """Declare the chunk's active mechanism classes; return them in the order they act.
+
+        ``ctx.state`` then takes only the slots they declare (and ``prepared.<section>``);
+        the order is :func:`finsim.state.order` (providers first, ties by ``order``). Call
+        it before the mechanisms are constructed.
+        """
+        ordered = acting_order(classes)
+        if self.state:
+            raise RuntimeError("declare the mechanisms before anything is written to ctx.state")
+        self.state = SharedState.of(ordered)
+        return ordered
 
     # -- the clock -------------------------------------------------------------------------
     @property
@@ -140,15 +171,20 @@ class Mechanism:
     section: ClassVar[str]
     #: The pydantic model (or type) of that section.
     Config: ClassVar[Any]
-    #: Where the mechanism acts within a phase: lower first (built-ins 10-80).
+    #: Where the mechanism acts within a phase among mechanisms that do not depend on each
+    #: other: lower first (built-ins 10-80). Declared needs come first: see finsim.state.
     order: ClassVar[int] = 100
+    #: The ``ctx.state`` slots this mechanism writes.
+    provides: ClassVar[tuple[Slot, ...]] = ()
+    #: The ``ctx.state`` names it reads: a name, ``optional(name)`` or ``later(name)``.
+    requires: ClassVar[tuple[str | Need, ...]] = ()
 
     def __init__(self, config: Any, ctx: Context) -> None:
         self.config = config
         self.rng: MechanismStreams = ctx.streams.for_mechanism(self.section)
 
     @classmethod
-    def check(cls, config: Any, refs: References) -> None:
+    def check(cls, config: Any, refs: ReferencesLike) -> None:
         """Cross-check the section against the rest of the scenario (ids, years...).
 
         Record problems with ``refs.add(path, message)`` or ``refs.org(path, id, kinds)``.
@@ -158,9 +194,10 @@ class Mechanism:
     def prepare(cls, config: Any, scenario: Scenario, seed: int) -> Any:
         """Work done once per run, before any chunk, whose result every chunk shares.
 
-        The result (if not None) is ``ctx.state["prepared.<section>"]`` in every chunk.
-        A pilot simulation that informs start-of-year decisions belongs here, so that
-        decisions do not depend on how replications are chunked.
+        The result (if not None) is ``ctx.state["prepared.<section>"]`` in every chunk, so
+        that what it decides does not depend on how replications are chunked. A mechanism
+        does not run the engine here: control totals' acceptance pilot is
+        :mod:`finsim.decisions`, which the runner gives the means to simulate.
         """
         return None
 

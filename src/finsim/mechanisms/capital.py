@@ -13,17 +13,19 @@ recorded. ``res.table("capital")`` lists every bid and whether it was funded.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field
 
 from finsim.economy import TREASURY
 from finsim.mechanisms.base import Context, Mechanism
-from finsim.registry import register_mechanism
 from finsim.scenario.models import FYLabel, Id, Money, StrictModel
 from finsim.scenario.params import MoneyByYear
 from finsim.scenario.units import Rank
-from finsim.scenario.validate import References
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 
 class Bid(StrictModel):
@@ -47,7 +49,6 @@ class CapitalConfig(StrictModel):
     bids: list[Bid] = Field(default_factory=list, description="the bids, funded by score")
 
 
-@register_mechanism
 class Capital(Mechanism):
     """Capital envelopes and bids funded in order of score."""
 
@@ -61,7 +62,7 @@ class Capital(Mechanism):
         self.centre = ctx.economy.index(ctx.scenario.model.organisations.centre.id)  # type: ignore[attr-defined]
 
     @classmethod
-    def check(cls, config: CapitalConfig, refs: References) -> None:
+    def check(cls, config: CapitalConfig, refs: ReferencesLike) -> None:
         for region in config.regional_envelopes:
             refs.org(("capital", "regional_envelopes", region), region, ("region",))
         seen: set[str] = set()

@@ -19,30 +19,38 @@ accepted (1 at the start) raised by its coding drift; the difference is the
 contract (``disputes.challenged``), the reconciliation withholds the disputed
 sum (the coding component, or the value above plan) and publishes it as
 ``contracts.withheld`` for :mod:`finsim.mechanisms.disputes`, which settles it
-and may move ``contracts.accepted_case_mix`` or ``contracts.baseline_adjustment``
-(GBP m added to the plan's value, grown with the tariff) for following years.
+and, through ``contracts.accept``, may move the accepted case mix or add to the
+plan's value (GBP m, grown with the tariff) for following years.
 
 Each contract's year is reported in ``res.table("contracts")``: plan value,
 value due, paid on account, withheld and the year-end reconciliation.
 Publishes ``contracts.activity_value`` ``(R, C)``, the month's activity at
-tariff without coding drift (what the provider's variable costs follow).
+tariff without coding drift (what the provider's variable costs follow); every
+slot it writes and reads is declared on :class:`Contracts` (see :mod:`finsim.state`).
+
+Contracts and disputes need each other within a year: disputes are built on the
+contracts' arrays (they require them, so contracts act first), and contracts read
+the challenges disputes made (at the review month's settlement phase) only at the
+year-end reconciliation, a later phase: a ``later`` need, which orders nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field
 
 from finsim.errors import did_you_mean
 from finsim.mechanisms.base import Context, Mechanism
-from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, Money, StrictModel
 from finsim.scenario.params import Growth
 from finsim.scenario.units import Count, Share
-from finsim.scenario.validate import References
+from finsim.state import Slot, later, optional
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 #: GBP per unit x units -> GBP m.
 PER_MILLION = 1e-6
@@ -94,7 +102,6 @@ def plan_matrix(
     return out
 
 
-@register_mechanism
 class Contracts(Mechanism):
     """Activity-based, block and blended contracts paying providers each month."""
 
@@ -102,13 +109,55 @@ class Contracts(Mechanism):
     order = 40
     Config = list[Contract]
     config: list[Contract]
+    provides = (
+        Slot("contracts.ids", "(C,)", "each contract's id"),
+        Slot("contracts.provider", "(C,)", "each contract's provider, an account index"),
+        Slot("contracts.commissioner", "(C,)", "each contract's commissioner, an account index"),
+        Slot(
+            "contracts.plan_value_now",
+            "callable () -> (R, C)",
+            "this year's plan (or block) value of each contract, GBP m",
+        ),
+        Slot(
+            "contracts.activity_value",
+            "(R, C)",
+            "the month's activity at tariff without coding drift, GBP m (from billing)",
+        ),
+        Slot(
+            "contracts.ytd",
+            "dict of (R, C)",
+            "year to date: months, plan, reported and accepted value, GBP m (from billing)",
+        ),
+        Slot(
+            "contracts.withheld",
+            "dict fy -> (R, C)",
+            "the sum withheld at each year's reconciliation, GBP m (from year end)",
+        ),
+        Slot(
+            "contracts.accept",
+            "callable (ctx, share, fy, basis, amount)",
+            "a settled dispute moves the contract's basis for the years after fy",
+        ),
+    )
+    requires = (
+        optional("tariff.pods"),
+        optional("tariff.price"),
+        optional("tariff.marginal_rate"),
+        optional("activity.plan"),
+        optional("activity.case_mix_uplift"),
+        optional("activity.realised"),
+        # written by disputes at a review month's settlement phase (and at their
+        # construction), read here only at the year-end reconciliation
+        later("disputes.challenged", optional=True),
+        later("disputes.basis", optional=True),
+    )
 
     def __init__(self, config: list[Contract], ctx: Context) -> None:
         super().__init__(config, ctx)
         economy = ctx.economy
         R, C = ctx.R, len(config)
         self.ids = np.array([c.id for c in config], dtype=object)
-        self.pods: tuple[str, ...] = ctx.state.get("tariff.pods", ())
+        self.pods: tuple[str, ...] = ctx.state["tariff.pods"] if "tariff.pods" in ctx.state else ()
         self.commissioner = economy.indices([c.commissioner for c in config])
         self.provider = economy.indices([c.provider for c in config])
         self.plan = plan_matrix(config, self.pods)
@@ -125,19 +174,20 @@ class Contracts(Mechanism):
         self.state = ctx.state
         self.plan_factor = 1.0
         self.uplift = np.zeros(C)
-        # state other mechanisms read or move
+        # what a settled dispute moves (through contracts.accept)
         self.accepted = np.ones((R, C))
         self.adjustment = np.zeros((R, C))
+        #: each year's reported case mix (R, C), by year: a dispute settles to it
+        self.reported_by_year: dict[int, np.ndarray] = {}
+        self.withheld_by_year: dict[int, np.ndarray] = {}
         ctx.state.update(
             {
                 "contracts.ids": self.ids,
-                "contracts.plan": self.plan,
                 "contracts.provider": self.provider,
                 "contracts.commissioner": self.commissioner,
-                "contracts.accepted_case_mix": self.accepted,
-                "contracts.baseline_adjustment": self.adjustment,
                 "contracts.accept": self.accept,
                 "contracts.plan_value_now": lambda: self.plan_value,
+                "contracts.withheld": self.withheld_by_year,
             }
         )
         self._reset_year(R, C)
@@ -150,7 +200,7 @@ class Contracts(Mechanism):
         self.reported = np.ones((R, C))
 
     @classmethod
-    def check(cls, config: list[Contract], refs: References) -> None:
+    def check(cls, config: list[Contract], refs: ReferencesLike) -> None:
         tariff = getattr(refs.model, "tariff", None)
         pods = list(tariff.prices) if tariff is not None else []
         seen: dict[str, int] = {}
@@ -208,13 +258,17 @@ class Contracts(Mechanism):
         return np.asarray(self.state["tariff.price"]) if self.pods else np.zeros(0)
 
     def _set_plan_value(self) -> None:
-        plan_units = np.asarray(self.state.get("activity.plan", self.plan))
+        plan_units = self._plan_units(self.state)
         self.reported = self.accepted * (1.0 + self.uplift)
         self.plan_value = np.where(
             self.kind == TYPES.index("block"),
             self.block_value,
             self._value(plan_units[None], self.accepted) + self.adjustment,
         )
+
+    def _plan_units(self, state: Mapping[str, object]) -> np.ndarray:
+        """This year's planned units (C, P): the activity mechanism's, else the contracts'."""
+        return np.asarray(state["activity.plan"] if "activity.plan" in state else self.plan)
 
     def accept(
         self, ctx: Context, share: np.ndarray, disputed_fy: int, basis: str, amount: np.ndarray
@@ -228,7 +282,7 @@ class Contracts(Mechanism):
         (what was paid on account is trued up at year end).
         """
         if basis == "case_mix":
-            disputed_reported = self.state["contracts.reported_by_year"][disputed_fy]
+            disputed_reported = self.reported_by_year[disputed_fy]
             self.accepted += share * (disputed_reported - self.accepted)
         else:
             self.adjustment += share * amount
@@ -249,16 +303,20 @@ class Contracts(Mechanism):
             self.block_value *= 1.0 + growth
             self.adjustment *= 1.0 + net
         self._reset_year(R, C)
-        plan_units = np.asarray(ctx.state.get("activity.plan", self.plan))
+        plan_units = self._plan_units(ctx.state)
         self.plan_factor = plan_units.sum() / self.plan.sum() if self.plan.sum() > 0 else 1.0
-        self.uplift = np.asarray(ctx.state.get("activity.case_mix_uplift", np.zeros(C)))
+        self.uplift = np.asarray(
+            ctx.state["activity.case_mix_uplift"]
+            if "activity.case_mix_uplift" in ctx.state
+            else np.zeros(C)
+        )
         self._set_plan_value()
-        ctx.state.setdefault("contracts.reported_by_year", {})[ctx.fy] = self.reported
+        self.reported_by_year[ctx.fy] = self.reported
 
     # -- monthly -----------------------------------------------------------------------------
     def bill(self, ctx: Context) -> None:
         """Count the month's activity; publish its true value at tariff (GBP m) per contract."""
-        realised = ctx.state.get("activity.realised")
+        realised = ctx.state["activity.realised"] if "activity.realised" in ctx.state else None
         if realised is None and self.pods:  # no activity section: plans are realised exactly
             realised = np.broadcast_to(self.plan[None] / 12.0, (ctx.R, *self.plan.shape))
         if realised is None or not self.pods:
@@ -285,7 +343,7 @@ class Contracts(Mechanism):
     def due(self, ctx: Context, case_mix: np.ndarray) -> np.ndarray:
         """What the year's actual activity earns (R, C), GBP m, at a case mix."""
         units = self.units_ytd
-        rule = ctx.state.get("tariff.marginal_rate")
+        rule = ctx.state["tariff.marginal_rate"] if "tariff.marginal_rate" in ctx.state else None
         if rule is not None:
             mask, rate = rule
             base = self.emergency_base * self.plan_factor
@@ -301,10 +359,12 @@ class Contracts(Mechanism):
     def reconcile(self, ctx: Context) -> None:
         """Settle actual against plan; withhold what a commissioner has challenged."""
         due = self.due(ctx, self.reported)
-        challenged = ctx.state.get("disputes.challenged", {}).get(ctx.fy)
+        challenged = None
+        if "disputes.challenged" in ctx.state:  # only with a disputes section
+            challenged = ctx.state["disputes.challenged"].get(ctx.fy)
         withheld = np.zeros_like(due)
         if challenged is not None:
-            basis = ctx.state.get("disputes.basis", "case_mix")
+            basis = ctx.state["disputes.basis"]
             if basis == "case_mix":
                 disputed = due - self.due(ctx, self.accepted)
             else:
@@ -313,7 +373,7 @@ class Contracts(Mechanism):
         # a block is its value: nothing to reconcile (not even rounding in the twelfths)
         payment = np.where(self.kind == TYPES.index("block"), 0.0, due - self.on_account - withheld)
         ctx.ledger.post(self.commissioner, self.provider, payment, "contract_payment")
-        ctx.state.setdefault("contracts.withheld", {})[ctx.fy] = withheld
+        self.withheld_by_year[ctx.fy] = withheld
         ctx.records.record(
             "contracts",
             self.provider,

@@ -16,13 +16,16 @@ Each body accepts or rejects its total at the start of the year, under a rule:
       E[gain] - risk_aversion x SD[gain] >= improvement_cost x improvement
 
   where *improvement* = max(control total - expected surplus, 0). The gain
-  is the incentive fund allocation times the chance of passing its tests, the
-  finance test resting ``system_share`` on the system total (see
-  :mod:`finsim.mechanisms.incentives`). Expectations come from the engine's own
-  replications: a *pilot* run of the year, once per run (so decisions do not
-  depend on chunking), every body rejecting, with the acceptor's improvement
-  delivered at a random rate. With ``level: system`` the system decides for
-  all its members on their summed gains and costs, as the ICSs did in 2018/19.
+  is what the scenario's incentive scheme would pay the body over the year
+  (:meth:`finsim.mechanisms.incentives.IncentiveScheme.expected_payment`: for
+  the built-in scheme, the allocation times the chance of passing its tests,
+  the finance test resting ``system_share`` on the system total).
+  Expectations come from the engine's own replications: a *pilot* run of the
+  year, once per run (so decisions do not depend on chunking), every body
+  rejecting, with the acceptor's improvement delivered at a random rate. With
+  ``level: system`` the system decides for all its members on their summed
+  gains and costs, as the ICSs did in 2018/19. The decisions are made in
+  :mod:`finsim.decisions`, outside the mechanisms.
 
 Acceptors set about their improvement: extra savings delivered at a random
 rate through the year, non-recurrent (a negative ``operating_cost``, so the
@@ -35,21 +38,21 @@ and its region's, and whether each was met.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, model_validator
 
 from finsim.distributions import share
 from finsim.economy import EXTERNAL, ORG_TYPES, Economy
 from finsim.mechanisms.base import Context, Mechanism
-from finsim.random import Streams, stable_hash
-from finsim.registry import register_mechanism
 from finsim.scenario.models import FYLabel, Id, StrictModel
 from finsim.scenario.params import SignedMoneyByYear
 from finsim.scenario.units import RATE, SHARE, WHOLE, Share, SignedMoney
-from finsim.scenario.validate import References
+from finsim.state import Slot
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 INCENTIVE_CATEGORIES = ("incentive_payment", "incentive_bonus", "general_distribution")
 
@@ -165,7 +168,6 @@ def totals(config: ControlTotalsConfig, economy: Economy) -> dict[str, np.ndarra
     return out
 
 
-@register_mechanism
 class ControlTotals(Mechanism):
     """Control totals at every level, acceptance decisions, and acceptors' improvements."""
 
@@ -173,6 +175,23 @@ class ControlTotals(Mechanism):
     order = 65
     Config = ControlTotalsConfig
     config: ControlTotalsConfig
+    provides = (
+        Slot(
+            "control_totals.totals",
+            "dict level -> (F, A)",
+            "control totals by year and account at levels 'org', 'system' and 'region', GBP m "
+            "(NaN: none)",
+        ),
+        Slot("control_totals.accepted", "(F, A) bool", "whether each body accepted its total"),
+        Slot("output.control_total", "(F, A)", "each body's control total, GBP m"),
+        Slot(
+            "output.accepted_control_total",
+            "(F, A)",
+            "1 accepted, 0 rejected, NaN no control total",
+        ),
+        Slot("output.system_control_total", "(F, A)", "each system's control total, GBP m"),
+        Slot("output.region_control_total", "(F, A)", "each region's control total, GBP m"),
+    )
 
     def __init__(self, config: ControlTotalsConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
@@ -180,7 +199,9 @@ class ControlTotals(Mechanism):
         self.totals = totals(config, economy)
         F = economy.calendar.n_years
         has_total = ~np.isnan(self.totals["org"])
-        prepared = ctx.state.get(f"prepared.{self.section}")
+        prepared = None
+        if f"prepared.{self.section}" in ctx.state:  # rational decisions, made once per run
+            prepared = ctx.state[f"prepared.{self.section}"]
         if prepared is not None:
             accepted = prepared["accepted"]
             self.improvement = prepared["improvement"]
@@ -200,7 +221,7 @@ class ControlTotals(Mechanism):
         ctx.state["output.region_control_total"] = self.totals["region"]
 
     @classmethod
-    def check(cls, config: ControlTotalsConfig, refs: References) -> None:
+    def check(cls, config: ControlTotalsConfig, refs: ReferencesLike) -> None:
         for org_id in config.organisations:
             refs.org(
                 ("control_totals", "organisations", org_id), org_id, ("commissioner", "provider")
@@ -232,12 +253,6 @@ class ControlTotals(Mechanism):
                 ("control_totals", "acceptance", "delivery", "sd"),
                 f"a share with mean {d.mean} cannot have sd {d.sd}",
             )
-
-    @classmethod
-    def prepare(cls, config: ControlTotalsConfig, scenario: Any, seed: int) -> Any:
-        if config.acceptance.rule != "rational":
-            return None
-        return rational_decisions(config, scenario, seed)
 
     def phases(self) -> Mapping[str, Callable[[Context], None]]:
         return {"year_start": self.decide, "costs": self.deliver}
@@ -273,90 +288,3 @@ def apply_overrides(
     for org_id, choice in overrides.items():
         out[:, economy.index(org_id)] = choice == "accept"
     return out
-
-
-def rational_decisions(config: ControlTotalsConfig, scenario: Any, seed: int) -> dict[str, Any]:
-    """Decide from a pilot run in which every body rejects (see the module docstring)."""
-    from finsim.economy import Economy
-    from finsim.engine import Engine, RunOptions
-    from finsim.results import Results
-    from finsim.scenario.loader import Scenario
-
-    acceptance = config.acceptance
-    doc = scenario.to_data()
-    doc.pop("variants", None)
-    doc["control_totals"].setdefault("acceptance", {})["rule"] = "never"
-    pilot_scenario = Scenario.from_dict(doc, source=scenario.source)
-    pilot_seed = stable_hash(f"pilot:{seed}") % (2**63)
-    reps = np.arange(acceptance.pilot_replications)
-    chunk = Engine(pilot_scenario, reps, pilot_seed, RunOptions()).run()
-    economy = Economy.from_scenario(scenario)
-    arrays = Results(
-        economy, [chunk], scenario_name="pilot", variant="pilot", seed=pilot_seed
-    )._position_arrays
-    before = arrays["surplus"] - arrays["incentive_earned"]  # (P, F, A)
-    level_totals = totals(config, economy)
-    ct = level_totals["org"]
-    mean = before.mean(axis=0)
-    improvement = np.where(np.isnan(ct), 0.0, np.maximum(ct - mean, 0.0))
-    u = Streams(pilot_seed, reps).uniform(
-        "control_totals", "pilot_delivery", shape=before.shape[1:]
-    )
-    improved = before + acceptance.delivery.draw(u) * improvement
-    incentive = getattr(scenario.model, "incentives", None)
-    gain = expected_gain_samples(improved, ct, level_totals["system"], economy, incentive, scenario)
-    cost = acceptance.improvement_cost * improvement
-    if acceptance.level == "system":
-        member = economy.membership("system")
-        gain_sys = np.asarray(gain.reshape(-1, gain.shape[2]) @ member).reshape(gain.shape)
-        cost_sys = np.asarray(cost @ member)
-        parent = np.where(economy.system >= 0, economy.system, np.arange(economy.n_accounts))
-        gain, cost = gain_sys[:, :, parent], cost_sys[:, parent]
-    score = gain.mean(axis=0) - acceptance.risk_aversion * gain.std(axis=0)
-    accepted = (score >= cost) & ~np.isnan(ct)
-    rows = np.argwhere(~np.isnan(ct))
-    table = pd.DataFrame(
-        {
-            "fy": [economy.calendar.labels[f] for f, _ in rows],
-            "org": [economy.ids[a] for _, a in rows],
-            "control_total": [ct[f, a] for f, a in rows],
-            "expected_surplus": [mean[f, a] for f, a in rows],
-            "improvement": [improvement[f, a] for f, a in rows],
-            "expected_gain": [gain.mean(axis=0)[f, a] for f, a in rows],
-            "sd_gain": [gain.std(axis=0)[f, a] for f, a in rows],
-            "cost": [cost[f, a] for f, a in rows],
-            "accepted": [bool(accepted[f, a]) for f, a in rows],
-        }
-    )
-    return {"accepted": accepted, "improvement": improvement, "tables": {"acceptance": table}}
-
-
-def expected_gain_samples(
-    surplus: np.ndarray,
-    ct: np.ndarray,
-    ct_system: np.ndarray,
-    economy: Economy,
-    incentive: Any,
-    scenario: Any,
-) -> np.ndarray:
-    """Incentive each body would earn in each pilot replication if it accepted: ``(P, F, A)``."""
-    P, F, A = surplus.shape
-    if incentive is None:
-        return np.zeros((P, F, A))
-    from finsim.mechanisms.incentives import fund_allocation
-
-    allocation = fund_allocation(incentive, economy)  # (F, A)
-    own = surplus >= ct - 1e-9
-    system_sum = np.asarray(surplus.reshape(-1, A) @ economy.membership("system")).reshape(P, F, A)
-    parent = np.where(economy.system >= 0, economy.system, -1)
-    sys_pass = np.where(
-        parent >= 0,
-        system_sum[:, :, np.maximum(parent, 0)] >= ct_system[:, np.maximum(parent, 0)] - 1e-9,
-        own,
-    )
-    years = [economy.calendar.start_year + f for f in range(F)]
-    share = np.array([incentive.system_share.at(y) for y in years])[None, :, None]
-    finance = np.array([incentive.finance_share.at(y) for y in years])[None, :, None]
-    finance_pass = (1 - share) * own + share * sys_pass
-    performance = incentive.performance_chance
-    return allocation[None] * (finance * finance_pass + (1 - finance) * performance)

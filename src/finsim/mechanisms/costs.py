@@ -10,13 +10,14 @@ primary care, running costs: ``operating_cost`` to ``external``).
 
 All flows are monthly twelfths, recurrent. Reads
 ``ctx.state["contracts.activity_value"]`` ``(R, C)`` and
-``ctx.state["contracts.provider"]`` ``(C,)``.
+``ctx.state["contracts.provider"]`` ``(C,)`` when contracts are active; publishes
+``costs.annual``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 from pydantic import Field
@@ -24,11 +25,13 @@ from pydantic import Field
 from finsim.economy import EXTERNAL
 from finsim.ledger import scatter_add
 from finsim.mechanisms.base import Context, Mechanism
-from finsim.registry import register_mechanism
 from finsim.scenario.models import Money, StrictModel
 from finsim.scenario.params import Growth
 from finsim.scenario.units import RATE
-from finsim.scenario.validate import References
+from finsim.state import Slot, optional
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 
 class ProviderCosts(StrictModel):
@@ -64,7 +67,6 @@ class CostsConfig(StrictModel):
     )
 
 
-@register_mechanism
 class Costs(Mechanism):
     """Providers' and commissioners' operating costs and providers' other income."""
 
@@ -72,6 +74,15 @@ class Costs(Mechanism):
     order = 70
     Config = CostsConfig
     config: CostsConfig
+    provides = (
+        Slot(
+            "costs.annual",
+            "(A,)",
+            "each body's annual cost base this year (providers' fixed costs, commissioners' "
+            "other spending), GBP m (from year start)",
+        ),
+    )
+    requires = (optional("contracts.activity_value"), optional("contracts.provider"))
 
     def __init__(self, config: CostsConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
@@ -91,7 +102,7 @@ class Costs(Mechanism):
         self.inflation_to_date = 1.0
 
     @classmethod
-    def check(cls, config: CostsConfig, refs: References) -> None:
+    def check(cls, config: CostsConfig, refs: ReferencesLike) -> None:
         for org_id in config.providers:
             refs.org(("costs", "providers", org_id), org_id, ("provider",))
         for org_id in config.commissioners:
@@ -113,7 +124,9 @@ class Costs(Mechanism):
         """Post the month's operating costs and other income."""
         k = self.inflation_to_date / 12.0
         variable = np.zeros((ctx.R, ctx.economy.n_accounts))
-        value = ctx.state.get("contracts.activity_value")
+        value = None
+        if "contracts.activity_value" in ctx.state:  # only with a contracts section
+            value = ctx.state["contracts.activity_value"]
         if value is not None and value.shape[1]:
             provider = ctx.state["contracts.provider"]
             scatter_add(variable, provider, value * self.variable_share[provider])

@@ -16,18 +16,19 @@ Postings: ``cquin`` (recurrent) from commissioner to provider. Reads
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Annotated, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from finsim.distributions import share
 from finsim.mechanisms.base import Context, Mechanism
-from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
 from finsim.scenario.params import ShareByYear
 from finsim.scenario.units import SHARE, Share
-from finsim.scenario.validate import References
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 ContractType = Literal["activity", "block", "blended"]
 
@@ -64,7 +65,6 @@ class CquinConfig(StrictModel):
     )
 
 
-@register_mechanism
 class Cquin(Mechanism):
     """Quality incentive payments: on account at expected achievement, reconciled at year end."""
 
@@ -72,21 +72,28 @@ class Cquin(Mechanism):
     order = 50
     Config = CquinConfig
     config: CquinConfig
+    # a cquin section needs a contracts section (check): the contracts act first
+    requires = (
+        "contracts.ids",
+        "contracts.provider",
+        "contracts.commissioner",
+        "contracts.plan_value_now",
+    )
 
     def __init__(self, config: CquinConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
         contracts = ctx.scenario.model.contracts or []  # type: ignore[attr-defined]
         self.applies = np.array([c.type in config.contract_types for c in contracts], dtype=bool)
-        self.commissioner = ctx.state.get("contracts.commissioner", np.zeros(0, np.int64))
-        self.provider = ctx.state.get("contracts.provider", np.zeros(0, np.int64))
-        self.ids = ctx.state.get("contracts.ids", np.zeros(0, object))
+        self.commissioner = ctx.state["contracts.commissioner"]
+        self.provider = ctx.state["contracts.provider"]
+        self.ids = ctx.state["contracts.ids"]
         self.at_stake = np.zeros((ctx.R, self.applies.size))
         self.paid = np.zeros_like(self.at_stake)
         a = config.achievement
         self.mean = a if isinstance(a, float) else a.mean
 
     @classmethod
-    def check(cls, config: CquinConfig, refs: References) -> None:
+    def check(cls, config: CquinConfig, refs: ReferencesLike) -> None:
         if getattr(refs.model, "contracts", None) is None:
             refs.add(
                 ("cquin",), "CQUIN is paid on contracts: the scenario has no 'contracts' section"

@@ -31,17 +31,19 @@ and each dispute a row of ``res.table("disputes")``.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from finsim.economy import EXTERNAL
 from finsim.mechanisms.base import Context, Mechanism
-from finsim.registry import register_mechanism
 from finsim.scenario.models import Money, StrictModel
 from finsim.scenario.units import MONTH, WHOLE, Share
-from finsim.scenario.validate import References
+from finsim.state import Slot, later
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 
 class Stage(StrictModel):
@@ -96,7 +98,6 @@ class DisputesConfig(StrictModel):
     )
 
 
-@register_mechanism
 class Disputes(Mechanism):
     """Challenges at a review month, withheld sums, escalation to expert determination."""
 
@@ -104,16 +105,36 @@ class Disputes(Mechanism):
     order = 60
     Config = DisputesConfig
     config: DisputesConfig
+    provides = (
+        Slot("disputes.basis", "str", "what is disputed: 'case_mix' or 'activity'"),
+        Slot(
+            "disputes.challenged",
+            "dict fy -> (R, C) bool",
+            "the contracts challenged at each year's review month (from its settlement phase)",
+        ),
+    )
+    # a disputes section needs a contracts section (check): the contracts act first
+    requires = (
+        "contracts.ids",
+        "contracts.provider",
+        "contracts.commissioner",
+        "contracts.ytd",
+        "contracts.accept",
+        # fixed at the year end's reconciliation, read at its close
+        later("contracts.withheld"),
+    )
 
     def __init__(self, config: DisputesConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
-        self.commissioner = ctx.state.get("contracts.commissioner", np.zeros(0, np.int64))
-        self.provider = ctx.state.get("contracts.provider", np.zeros(0, np.int64))
-        self.ids = ctx.state.get("contracts.ids", np.zeros(0, object))
+        self.commissioner = ctx.state["contracts.commissioner"]
+        self.provider = ctx.state["contracts.provider"]
+        self.ids = ctx.state["contracts.ids"]
+        self.challenged: dict[int, np.ndarray] = {}
         ctx.state["disputes.basis"] = config.basis
+        ctx.state["disputes.challenged"] = self.challenged
 
     @classmethod
-    def check(cls, config: DisputesConfig, refs: References) -> None:
+    def check(cls, config: DisputesConfig, refs: ReferencesLike) -> None:
         if getattr(refs.model, "contracts", None) is None:
             refs.add(
                 ("disputes",),
@@ -140,7 +161,7 @@ class Disputes(Mechanism):
         challenged = (
             (disputed > cfg.threshold * ytd["plan"]) & (disputed >= cfg.min_amount) & (disputed > 0)
         )
-        ctx.state.setdefault("disputes.challenged", {})[fy] = challenged
+        self.challenged[fy] = challenged
         at_stake = disputed * 12.0 / ytd["months"] * cfg.at_stake_years
         ctx.events.record(
             self.commissioner, "challenge", self.ids, challenged, disputed, detailed=True

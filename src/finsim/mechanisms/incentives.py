@@ -25,14 +25,17 @@ The fund is funded from the treasury each year (``funding``, non-recurrent);
 payments are ``incentive_payment``, ``incentive_bonus`` and
 ``general_distribution`` (non-recurrent). How a quarter's payment or the year
 end is worked out is an :class:`IncentiveScheme`; write your own by
-subclassing it and registering it with :func:`register_scheme`, then name it
-in the scenario's ``scheme:``. No engine code changes.
+subclassing it and adding it to a System (``System.default().with_scheme(cls)``;
+:func:`register_scheme` still works, process-wide), then name it in the
+scenario's ``scheme:``. No engine code changes. A scheme's
+:meth:`~IncentiveScheme.expected_payment` is what bodies deciding whether to
+accept their control totals expect to earn (:mod:`finsim.decisions`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -41,11 +44,13 @@ from finsim.economy import TREASURY, Economy
 from finsim.errors import did_you_mean
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.numeric import row_sum
-from finsim.registry import register_mechanism
 from finsim.scenario.models import Money, StrictModel
 from finsim.scenario.params import MoneyByYear, RateByYear, ShareByYear
 from finsim.scenario.units import Share
-from finsim.scenario.validate import References
+from finsim.state import Slot
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike, SystemLike
 
 
 class IncentivesConfig(StrictModel):
@@ -103,12 +108,52 @@ def fund_allocation(config: IncentivesConfig, economy: Economy) -> np.ndarray:
 
 
 class IncentiveScheme:
-    """How an incentive fund is earned. Subclass and register to write your own."""
+    """How an incentive fund is earned. Subclass and add to a System to write your own.
+
+    ``ctx`` is None when the scheme is made for the acceptance pilot
+    (:func:`finsim.decisions.decide`), which asks only :meth:`expected_payment`.
+    """
 
     name: ClassVar[str] = "sustainability_fund"
 
-    def __init__(self, config: IncentivesConfig, ctx: Context) -> None:
+    def __init__(self, config: IncentivesConfig, ctx: Context | None) -> None:
         self.config = config
+
+    def expected_payment(
+        self,
+        year: int,
+        allocation: np.ndarray,
+        own_pass: np.ndarray,
+        system_pass: np.ndarray,
+        performance_pass: np.ndarray | float,
+    ) -> np.ndarray:
+        """What a body that accepted would earn over the year, ``(P, n)``, in each of the
+        acceptance pilot's P replications: the quarterly payments, summed.
+
+        ``year`` is the calendar year the financial year starts in; ``allocation`` ``(n,)``
+        each body's allocation that year; ``own_pass`` and ``system_pass`` ``(P, n)`` whether
+        its year-end surplus (before incentives) meets its own and its system's control
+        total; ``performance_pass`` the chance it meets its performance trajectories.
+        Bodies accept or reject on this (:mod:`finsim.decisions`). A scheme that overrides
+        :meth:`quarter` but not this method gets the sum of its four quarters on the year's
+        tests (its ``quarter`` then sees a context with ``fy_start_year`` only).
+        """
+        cls = type(self)
+        if (
+            cls.quarter is not IncentiveScheme.quarter
+            and cls.expected_payment is IncentiveScheme.expected_payment
+        ):
+            pilot: Any = _PilotYear(year)
+            total = np.zeros(np.shape(own_pass))
+            for q in range(1, 5):
+                total = total + self.quarter(
+                    pilot, q, allocation, own_pass, system_pass, np.asarray(performance_pass)
+                )
+            return total
+        finance = self.config.finance_share.at(year)
+        s = self.config.system_share.at(year)
+        finance_met = (1 - s) * own_pass + s * system_pass
+        return allocation * (finance * finance_met + (1 - finance) * performance_pass)
 
     def quarter(
         self,
@@ -154,6 +199,13 @@ class IncentiveScheme:
         return out
 
 
+class _PilotYear:
+    """What :meth:`IncentiveScheme.quarter` may read of the context when the pilot asks it."""
+
+    def __init__(self, year: int) -> None:
+        self.fy_start_year = year
+
+
 def _capped(wanted: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """Pay what is wanted, scaled down pro rata where the pool is smaller."""
     total = row_sum(wanted)
@@ -161,16 +213,32 @@ def _capped(wanted: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return wanted * np.maximum(scale, 0.0)[:, None]
 
 
-_SCHEMES: dict[str, type[IncentiveScheme]] = {"sustainability_fund": IncentiveScheme}
+#: The incentive schemes finsim has, by name.
+BUILTIN_SCHEMES: dict[str, type[IncentiveScheme]] = {"sustainability_fund": IncentiveScheme}
+
+# what the deprecated register_scheme added, for a run without a System
+_SCHEMES: dict[str, type[IncentiveScheme]] = dict(BUILTIN_SCHEMES)
 
 
 def register_scheme(cls: type[IncentiveScheme]) -> type[IncentiveScheme]:
-    """Register an incentive scheme class under its ``name`` (usable as a decorator)."""
+    """Register an incentive scheme class under its ``name``, process-wide (a decorator).
+
+    Deprecated: prefer ``System.default().with_scheme(cls)``. A scheme registered here is
+    found by every scenario's incentives in this process, whatever its System (a process or
+    Dask worker started before the call does not see it; a System does).
+    """
     _SCHEMES[cls.name] = cls
     return cls
 
 
-@register_mechanism
+def schemes(system: SystemLike | None = None) -> dict[str, type[IncentiveScheme]]:
+    """The incentive schemes by name: the System's (``system.schemes``), and for a name it
+    lacks the built-ins and what the deprecated :func:`register_scheme` added."""
+    if system is None:
+        return dict(_SCHEMES)
+    return {**_SCHEMES, **system.schemes}
+
+
 class Incentives(Mechanism):
     """Quarterly incentive payments to acceptors, and the year-end return of unearned money."""
 
@@ -178,12 +246,22 @@ class Incentives(Mechanism):
     order = 66
     Config = IncentivesConfig
     config: IncentivesConfig
+    provides = (
+        Slot(
+            "incentives.received_ytd",
+            "(R, A)",
+            "incentive money each body received this year to date, GBP m: quarterly payments "
+            "(monitoring phase), then the year end's redistributions",
+        ),
+        Slot("output.incentive_allocation", "(F, A)", "each body's allocation of the fund, GBP m"),
+    )
+    requires = ("control_totals.totals", "control_totals.accepted")
 
     def __init__(self, config: IncentivesConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
         economy = ctx.economy
         self.centre = economy.index(ctx.scenario.model.organisations.centre.id)  # type: ignore[attr-defined]
-        self.scheme = _SCHEMES[config.scheme](config, ctx)
+        self.scheme = schemes(getattr(ctx, "system", None))[config.scheme](config, ctx)
         self.allocation = fund_allocation(config, economy)
         self.bodies = np.flatnonzero(self.allocation.any(axis=0))
         self.paid = np.zeros((ctx.R, economy.n_accounts))
@@ -192,14 +270,15 @@ class Incentives(Mechanism):
         ctx.state["output.incentive_allocation"] = self.allocation  # static (F, A)
 
     @classmethod
-    def check(cls, config: IncentivesConfig, refs: References) -> None:
+    def check(cls, config: IncentivesConfig, refs: ReferencesLike) -> None:
         for org_id in config.allocation:
             refs.org(("incentives", "allocation", org_id), org_id, ("commissioner", "provider"))
-        if config.scheme not in _SCHEMES:
+        known = schemes(getattr(refs, "system", None))
+        if config.scheme not in known:
             refs.add(
                 ("incentives", "scheme"),
-                f"unknown scheme '{config.scheme}'; registered: {', '.join(_SCHEMES)}",
-                did_you_mean(config.scheme, _SCHEMES),
+                f"unknown scheme '{config.scheme}'; registered: {', '.join(known)}",
+                did_you_mean(config.scheme, known),
             )
         first = config.fund.at(refs.start_year)
         if sum(config.allocation.values()) > first + 1e-9:
@@ -283,6 +362,6 @@ class Incentives(Mechanism):
         )
 
 
-def scheme_names() -> list[str]:
-    """Names of the registered incentive schemes."""
-    return list(_SCHEMES)
+def scheme_names(system: SystemLike | None = None) -> list[str]:
+    """Names of the incentive schemes (of ``system``, else the built-ins and registered)."""
+    return list(schemes(system))

@@ -29,7 +29,7 @@ Each forecast and intervention is an event and a row of
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 from pydantic import Field
@@ -39,10 +39,12 @@ from finsim.mechanisms.base import Context, Mechanism
 from finsim.mechanisms.control_totals import Delivery
 from finsim.mechanisms.transfers import current_allocation
 from finsim.numeric import row_sum
-from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, Money, StrictModel
 from finsim.scenario.units import WHOLE, Month, Share
-from finsim.scenario.validate import References
+from finsim.state import Slot, later, optional
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 Step = Literal["extra_surplus", "top_slice", "rapid_savings", "loans"]
 DEFAULT_ORDER: tuple[Step, ...] = ("extra_surplus", "top_slice", "rapid_savings")
@@ -116,12 +118,12 @@ class InterventionsConfig(StrictModel):
 
 def by_cost(ctx: Context, bodies: np.ndarray) -> np.ndarray:
     """Each body's share of the group's annual cost base (equal shares if it has none)."""
-    size = ctx.state.get("costs.annual", np.ones(ctx.economy.n_accounts))[bodies]
+    has_costs = "costs.annual" in ctx.state  # only with a costs section
+    size = ctx.state["costs.annual"][bodies] if has_costs else np.ones(bodies.size)
     total = size.sum()
     return size / total if total > 0 else np.full(bodies.size, 1.0 / max(bodies.size, 1))
 
 
-@register_mechanism
 class Interventions(Mechanism):
     """Regional forecasts and interventions to meet regional control totals."""
 
@@ -129,6 +131,14 @@ class Interventions(Mechanism):
     order = 67
     Config = InterventionsConfig
     config: InterventionsConfig
+    provides = (Slot("output.control_total_raised", "(R, F, A)", "totals raised, GBP m"),)
+    requires = (
+        "control_totals.totals",
+        optional("incentives.received_ytd"),
+        optional("allocations.streams"),
+        # costs publish it at year start; interventions read it in the intervention phase
+        later("costs.annual", optional=True),
+    )
 
     def __init__(self, config: InterventionsConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
@@ -156,7 +166,7 @@ class Interventions(Mechanism):
         ctx.state["output.control_total_raised"] = self.raised
 
     @classmethod
-    def check(cls, config: InterventionsConfig, refs: References) -> None:
+    def check(cls, config: InterventionsConfig, refs: ReferencesLike) -> None:
         for i, region in enumerate(config.regions or []):
             refs.org(("interventions", "regions", i), region, ("region",))
         for org_id in config.extra_surplus.named:
@@ -201,7 +211,8 @@ class Interventions(Mechanism):
         on to the year end; interventions count once, as delivered plus still expected. A
         region's own account (a top slice it holds) counts as it stands.
         """
-        received = ctx.state.get("incentives.received_ytd", 0.0)
+        incentives = "incentives.received_ytd" in ctx.state  # only with an incentives section
+        received = ctx.state["incentives.received_ytd"] if incentives else 0.0
         ytd = ctx.ledger.year_to_date() - received
         run_rate = (ytd - self.so_far) * 12.0 / ctx.month
         body = np.where(self.body, run_rate + self.so_far + self.expected_left, 0.0)

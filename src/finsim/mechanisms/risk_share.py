@@ -15,16 +15,19 @@ Variances are measured on the surplus before incentive funding, in the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.numeric import row_sum
-from finsim.registry import register_mechanism
 from finsim.scenario.models import Id, StrictModel
 from finsim.scenario.units import Share
-from finsim.scenario.validate import References
+from finsim.state import later
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 
 class Agreement(StrictModel):
@@ -43,7 +46,6 @@ class Agreement(StrictModel):
         return value
 
 
-@register_mechanism
 class RiskShare(Mechanism):
     """Year-end pooling of members' variances against control totals."""
 
@@ -51,6 +53,14 @@ class RiskShare(Mechanism):
     order = 64
     Config = list[Agreement]
     config: list[Agreement]
+    # both read only at the year end. The incentives' payments to date are read as they stand
+    # after the fourth quarter's (monitoring phase), before the incentives' own year end adds
+    # the redistributions: risk shares settle first in the year end (order 64 before 66), and
+    # the incentives' year end sees the risk-share transfers in the ledger
+    requires = (
+        later("control_totals.totals"),
+        later("incentives.received_ytd", optional=True),
+    )
 
     def __init__(self, config: list[Agreement], ctx: Context) -> None:
         super().__init__(config, ctx)
@@ -65,7 +75,7 @@ class RiskShare(Mechanism):
         ]
 
     @classmethod
-    def check(cls, config: list[Agreement], refs: References) -> None:
+    def check(cls, config: list[Agreement], refs: ReferencesLike) -> None:
         orgs = refs.model.organisations  # type: ignore[attr-defined]
         system_of = {m.id: m.system for m in [*orgs.commissioners, *orgs.providers]}
         for i, agreement in enumerate(config):
@@ -91,7 +101,9 @@ class RiskShare(Mechanism):
     def share(self, ctx: Context) -> None:
         """Pool members' variances and settle each member's difference with the pool."""
         totals = ctx.state["control_totals.totals"]["org"][ctx.fy]
-        received = ctx.state.get("incentives.received_ytd", 0.0)
+        received = (
+            ctx.state["incentives.received_ytd"] if "incentives.received_ytd" in ctx.state else 0.0
+        )
         before = ctx.ledger.year_to_date() - received
         for system, members, shares in self.deals:
             variance = before[:, members] - np.nan_to_num(totals[members])

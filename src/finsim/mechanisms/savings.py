@@ -19,7 +19,7 @@ later year), the non-recurrent part as a negative non-recurrent
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -28,11 +28,13 @@ from finsim.economy import EXTERNAL
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.mechanisms.control_totals import Delivery
 from finsim.mechanisms.transfers import members
-from finsim.registry import register_mechanism
 from finsim.scenario.models import FYLabel, Id, Money, StrictModel
 from finsim.scenario.params import ShareByYear
 from finsim.scenario.units import Share
-from finsim.scenario.validate import References
+from finsim.state import optional
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 
 class Programme(StrictModel):
@@ -74,7 +76,6 @@ class SavingsConfig(StrictModel):
     programmes: list[Programme] = Field(default_factory=list, description="the programmes")
 
 
-@register_mechanism
 class Savings(Mechanism):
     """Planned savings delivered at random rates, recurrent and non-recurrent."""
 
@@ -82,6 +83,7 @@ class Savings(Mechanism):
     order = 72
     Config = SavingsConfig
     config: SavingsConfig
+    requires = (optional("costs.annual"),)
 
     def __init__(self, config: SavingsConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
@@ -102,7 +104,7 @@ class Savings(Mechanism):
         self.one_off = np.zeros((ctx.R, economy.n_accounts))
 
     @classmethod
-    def check(cls, config: SavingsConfig, refs: References) -> None:
+    def check(cls, config: SavingsConfig, refs: ReferencesLike) -> None:
         for i, p in enumerate(config.programmes):
             path = ("savings", "programmes", i)
             if p.system_wide:
@@ -126,7 +128,11 @@ class Savings(Mechanism):
         self.recurrent += self.this_year
         self.this_year = np.zeros_like(self.recurrent)
         self.one_off = np.zeros_like(self.recurrent)
-        costs = ctx.state.get("costs.annual", np.zeros(ctx.economy.n_accounts))
+        costs = (
+            ctx.state["costs.annual"]
+            if "costs.annual" in ctx.state  # only with a costs section
+            else np.zeros(ctx.economy.n_accounts)
+        )
         label = ctx.calendar.labels[ctx.fy]
         for k, (p, who) in enumerate(zip(self.config.programmes, self.who, strict=True)):
             if (p.years is not None and label not in p.years) or who.size == 0:

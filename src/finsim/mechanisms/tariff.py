@@ -25,6 +25,7 @@ year start, and ``ctx.state["tariff.pods"]``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field
@@ -32,11 +33,13 @@ from pydantic import Field
 from finsim.calendar import fy_label
 from finsim.errors import did_you_mean
 from finsim.mechanisms.base import Context, Mechanism
-from finsim.registry import register_mechanism
 from finsim.scenario.models import StrictModel
 from finsim.scenario.params import Growth, PriceByYear, ShareByYear
 from finsim.scenario.units import Share
-from finsim.scenario.validate import References
+from finsim.state import Slot
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 #: Points of delivery with conventional names; a scenario may add its own.
 STANDARD_PODS = (
@@ -91,7 +94,6 @@ class TariffConfig(StrictModel):
     )
 
 
-@register_mechanism
 class Tariff(Mechanism):
     """National prices by point of delivery, uplifted net of efficiency each year."""
 
@@ -99,6 +101,15 @@ class Tariff(Mechanism):
     order = 20
     Config = TariffConfig
     config: TariffConfig
+    provides = (
+        Slot("tariff.pods", "tuple of P str", "the points of delivery priced, in order"),
+        Slot("tariff.price", "(P,)", "this year's price per unit, GBP (from year start)"),
+        Slot(
+            "tariff.marginal_rate",
+            "None or ((P,) bool, float)",
+            "the PODs paid at the emergency marginal rate above baseline, and the rate",
+        ),
+    )
 
     def __init__(self, config: TariffConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
@@ -110,7 +121,7 @@ class Tariff(Mechanism):
         ctx.state["tariff.marginal_rate"] = None
 
     @classmethod
-    def check(cls, config: TariffConfig, refs: References) -> None:
+    def check(cls, config: TariffConfig, refs: ReferencesLike) -> None:
         pods = list(config.prices)
         rules: list[tuple[tuple[str | int, ...], str]] = []
         if config.emergency_marginal_rate is not None:

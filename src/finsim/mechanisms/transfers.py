@@ -24,7 +24,7 @@ Each transfer runs as a SimPy process waiting for its month, and acts in the
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -32,12 +32,15 @@ from pydantic import Field
 from finsim.calendar import parse_fy
 from finsim.economy import ORG_TYPES, Economy
 from finsim.ledger import scatter_add
+from finsim.mechanisms.allocations.need import need_matrix
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.numeric import row_sum
-from finsim.registry import register_mechanism
 from finsim.scenario.models import FYLabel, Id, Money, StrictModel
 from finsim.scenario.units import Month, Weight
-from finsim.scenario.validate import References
+from finsim.state import optional
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
 
 Group = Literal["regions", "systems", "commissioners", "providers", "teaching_providers"]
 Split = Literal["allocation", "weighted_population", "population", "equal"]
@@ -113,9 +116,7 @@ def shares(ctx: Context, accounts: np.ndarray, rule: str | dict[str, float]) -> 
     elif rule == "allocation":
         weights = current_allocation(ctx)[:, accounts]
     else:
-        from finsim.mechanisms.allocations import _need_matrix
-
-        weights = np.broadcast_to(_need_matrix(ctx, rule)[accounts], (ctx.R, n))
+        weights = np.broadcast_to(need_matrix(ctx, rule)[accounts], (ctx.R, n))
     total = row_sum(weights, keepdims=True)
     return np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / max(n, 1))
 
@@ -125,7 +126,8 @@ def current_allocation(ctx: Context) -> np.ndarray:
     is its own or, if it holds none, the sum of its members'."""
     economy = ctx.economy
     own = np.zeros((ctx.R, economy.n_accounts))
-    for stream in ctx.state.get("allocations.streams", {}).values():
+    streams = ctx.state["allocations.streams"] if "allocations.streams" in ctx.state else {}
+    for stream in streams.values():
         if (
             stream.config.kind == "revenue"
             and stream.holders.size
@@ -138,7 +140,6 @@ def current_allocation(ctx: Context) -> np.ndarray:
     return np.where(group & (own == 0), rolled, own)
 
 
-@register_mechanism
 class Transfers(Mechanism):
     """Dated transfers between bodies, recurrent or not, revenue or capital."""
 
@@ -146,9 +147,10 @@ class Transfers(Mechanism):
     order = 80
     Config = list[Transfer]
     config: list[Transfer]
+    requires = (optional("allocations.holders"), optional("allocations.streams"))
 
     @classmethod
-    def check(cls, config: list[Transfer], refs: References) -> None:
+    def check(cls, config: list[Transfer], refs: ReferencesLike) -> None:
         first, last = refs.start_year, refs.start_year + refs.n_years - 1
         seen: dict[str, int] = {}
         for i, t in enumerate(config):
@@ -194,7 +196,9 @@ class Transfers(Mechanism):
         year = ctx.calendar.fy_index(transfer.at.fy)
         sources = members(ctx.economy, transfer.from_)
         targets = members(ctx.economy, transfer.to)
-        holders = ctx.state.get("allocations.holders", {}).get(transfer.kind, np.empty(0, np.int64))
+        holders = np.empty(0, np.int64)
+        if "allocations.holders" in ctx.state:  # only with an allocations section
+            holders = ctx.state["allocations.holders"][transfer.kind]
         yield ctx.at(ctx.calendar.tick(year, transfer.at.month), "intervention")
         self._pay(ctx, transfer, sources, targets)
         if transfer.recurrence != "recurrent":
