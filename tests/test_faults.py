@@ -245,7 +245,7 @@ import finsim.runner
 from tests.test_faults import stalling_run_chunk
 finsim.runner.run_chunk = stalling_run_chunk
 if {watcher_only!r}:  # as where the kernel offers no signal on a parent's death
-    finsim.runner._kill_me_with_my_parent = lambda: None
+    finsim.backends._kill_me_with_my_parent = lambda: None
 scenario = finsim.load_scenario({example!r})
 finsim.run(scenario, replications=8, chunk_size=2, backend="processes", workers=2, progress=False)
 """

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 import finsim
 from finsim.errors import ResultsError
-from finsim.scenario import validate, yamlio
+from finsim.scenario import limits, validate, yamlio
 from finsim.scenario.yamlio import read_yaml
 
 from .strategies_full import FUZZ, fuzz_settings, texts, values
@@ -560,11 +560,11 @@ def test_limits_are_configurable_by_environment(monkeypatch, write_yaml, example
 def test_limits_are_module_constants(monkeypatch, example_path):
     """Without the environment variable, the module constant is the limit."""
     text = example_path.read_text(encoding="utf-8")
-    monkeypatch.setattr(yamlio, "MAX_DEPTH", 2)
+    monkeypatch.setattr(limits, "MAX_DEPTH", 2)
     with pytest.raises(finsim.ScenarioError, match="nested more than 2 deep"):
         finsim.loads_scenario(text)
     monkeypatch.undo()
-    monkeypatch.setattr(validate, "MAX_ORGANISATIONS", 3)
+    monkeypatch.setattr(limits, "MAX_ORGANISATIONS", 3)
     with pytest.raises(finsim.ScenarioError, match="the limit is 3"):
         finsim.loads_scenario(text)
 

@@ -1,4 +1,4 @@
-"""Mechanisms are plug-ins: a user registers one without touching the engine."""
+"""Mechanisms are plug-ins: a user adds one to a System without touching the engine."""
 
 from __future__ import annotations
 
@@ -55,16 +55,15 @@ class Levy(Mechanism):
 
 @pytest.fixture
 def levy():
-    finsim.register_mechanism(Levy)
-    yield Levy
-    unregister_mechanism("levy")
+    """The default System with the levy: a new System, nothing registered process-wide."""
+    return finsim.System.default().with_mechanism(Levy)
 
 
 def test_a_registered_mechanism_owns_its_section_and_runs(levy):
     """A user mechanism's section validates, its postings land in the ledger, money still balances."""
     base = finsim.load_scenario(EXAMPLE).to_data()
     base["levy"] = {"rate": 0.01}
-    res = finsim.run(finsim.Scenario.from_dict(base), replications=3, seed=1)
+    res = finsim.run(finsim.Scenario.from_dict(base, system=levy), replications=3, seed=1)
     flows = res.flows
     levy_flows = flows[(flows["target"] == "nhse") & (flows["category"] == "other_income")]
     assert set(levy_flows["source"]) == {"north_acute", "south_acute"}
@@ -85,7 +84,7 @@ def test_a_mechanism_process_acts_in_its_phase_and_month(levy):
     """A SimPy process waiting on ctx.at(tick, phase) acts in that month: one review a year in M6."""
     base = finsim.load_scenario(EXAMPLE).to_data()
     base["levy"] = {"rate": 0.01, "review_month": 6}
-    res = finsim.run(finsim.Scenario.from_dict(base), replications=2, seed=1)
+    res = finsim.run(finsim.Scenario.from_dict(base, system=levy), replications=2, seed=1)
     reviews = res.events[res.events["event"] == "levy_review"]
     assert len(reviews) == 2 * 3
     assert set(reviews["month"]) == {6}
@@ -97,15 +96,29 @@ def test_a_misspelt_section_of_a_registered_mechanism_is_still_an_error(levy):
     base = finsim.load_scenario(EXAMPLE).to_data()
     base["levy"] = {"rat": 0.01}
     with pytest.raises(finsim.ScenarioError) as info:
-        finsim.Scenario.from_dict(base)
+        finsim.Scenario.from_dict(base, system=levy)
     paths = [p.path for p in info.value.problems]
     assert "levy.rat" in paths and "levy.rate" in paths
 
 
-def test_without_registration_the_section_is_unknown():
-    """An unregistered section is an unknown key."""
+def test_without_registration_the_section_is_unknown(levy):
+    """A section no mechanism of the System owns is an unknown key (the default System does
+    not know the levy, though another System in the process does)."""
     base = finsim.load_scenario(EXAMPLE).to_data()
     base["levy"] = {"rate": 0.01}
     with pytest.raises(finsim.ScenarioError) as info:
         finsim.Scenario.from_dict(base)
     assert info.value.problems[0].path == "levy"
+
+
+def test_register_mechanism_still_adds_to_the_default_system():
+    """The deprecated process-wide registration still works, and is undone."""
+    finsim.register_mechanism(Levy)
+    try:
+        assert finsim.System.default().mechanisms["levy"] is Levy
+        base = finsim.load_scenario(EXAMPLE).to_data()
+        base["levy"] = {"rate": 0.01}
+        assert finsim.Scenario.from_dict(base).model.levy.rate == 0.01
+    finally:
+        unregister_mechanism("levy")
+    assert "levy" not in finsim.System.default().mechanisms

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 import finsim
 from finsim.calendar import fy_label, parse_fy
 from finsim.mechanisms.base import Mechanism
-from finsim.registry import unregister_mechanism
 from finsim.scenario.merge import deep_merge
 from finsim.scenario.models import StrictModel
 from finsim.scenario.params import ByYear
@@ -427,27 +426,27 @@ class Bonus(Mechanism):
 
 @pytest.fixture
 def bonus():
-    finsim.register_mechanism(Bonus)
-    yield Bonus
-    unregister_mechanism("bonus")
+    """The default System with the bonus mechanism (a new System; nothing global changes)."""
+    return finsim.System.default().with_mechanism(Bonus)
 
 
 def test_a_registered_mechanism_section_is_accepted(bonus, example_path):
-    """After register_mechanism the loader accepts, types and cross-checks the new section."""
+    """With a System holding the mechanism the loader accepts, types and cross-checks its
+    section."""
     data = example_data(example_path)
     data["bonus"] = {"rate": 0.5, "paid_to": ["north_acute"]}
-    sc = finsim.Scenario.from_dict(data)
+    sc = finsim.Scenario.from_dict(data, system=bonus)
     assert sc.model.bonus.rate == 0.5
     data["bonus"]["paid_to"] = ["north_acut"]
     with pytest.raises(finsim.ScenarioError) as info:
-        finsim.Scenario.from_dict(data)
+        finsim.Scenario.from_dict(data, system=bonus)
     (problem,) = info.value.problems
     assert problem.path == "bonus.paid_to[0]"
     assert problem.suggestion == "north_acute"
 
 
-def test_an_unregistered_section_is_an_unknown_key(example_path):
-    """Without registration the same section is an unknown key."""
+def test_an_unregistered_section_is_an_unknown_key(bonus, example_path):
+    """In the default System the same section is an unknown key."""
     data = example_data(example_path)
     data["bonus"] = {"rate": 0.5}
     with pytest.raises(finsim.ScenarioError) as info:
@@ -470,5 +469,7 @@ def test_the_json_schema_of_the_format_can_be_generated():
 
 
 def test_the_json_schema_includes_a_registered_section(bonus):
-    """A registered mechanism's section appears in the schema too."""
-    assert "bonus" in scenario_model().model_json_schema()["properties"]
+    """A mechanism's section appears in its System's schema, and only there."""
+    assert "bonus" in scenario_model(bonus).model_json_schema()["properties"]
+    assert "bonus" in bonus.schema().model_json_schema()["properties"]
+    assert "bonus" not in scenario_model().model_json_schema()["properties"]

@@ -30,7 +30,8 @@ def _tracked_files() -> list[Path]:
             ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=False
         )
         if done.returncode == 0 and done.stdout:
-            return [ROOT / name for name in done.stdout.split("\0") if name]
+            # a tracked file deleted in the work tree (not yet committed) has nothing to read
+            return [ROOT / n for n in done.stdout.split("\0") if n and (ROOT / n).is_file()]
     skip = {".git", ".venv", "site", "build", "dist", ".hypothesis", ".mypy_cache"}
     return [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.parts)]
 

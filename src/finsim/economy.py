@@ -10,13 +10,16 @@ the hierarchy is a sparse incidence-matrix product, never a loop.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from finsim.calendar import Calendar
-from finsim.scenario.loader import Scenario
+
+if TYPE_CHECKING:
+    from finsim.scenario.loader import Scenario
 
 ORG_TYPES = ("external", "centre", "region", "system", "commissioner", "provider")
 TREASURY, EXTERNAL = 0, 1

@@ -2,7 +2,7 @@
 
 SimPy schedules the calendar. Each month the calendar process runs the phases
 of :data:`finsim.mechanisms.base.PHASES` in order; inside a phase, mechanisms
-run in the order of their ``order`` attribute (see ``finsim.mechanisms``). A mechanism's SimPy processes wait on
+run in the order :func:`finsim.state.order` derives from what each provides and requires. A mechanism's SimPy processes wait on
 ``ctx.at(tick, phase)`` and act inside that phase, after the phase's handlers.
 Every array has a leading replication axis R; nothing here loops over
 replications or organisations.
@@ -15,19 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
 
 from finsim.economy import Economy
-from finsim.events import EventLog
 from finsim.ledger import Ledger
+from finsim.logs import EventLog, TableLog, journal_frame
 from finsim.mechanisms.base import PHASES, Context, Mechanism
 from finsim.random import Streams
-from finsim.records import TableLog
-from finsim.registry import mechanisms
-from finsim.scenario.loader import Scenario
+
+if TYPE_CHECKING:
+    from finsim.scenario.loader import Scenario
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class ChunkOutput:
 def prepare(scenario: Scenario, seed: int) -> dict[str, Any]:
     """Run each active mechanism's ``prepare`` once for a whole run (e.g. a pilot simulation)."""
     out: dict[str, Any] = {}
-    for section, cls in mechanisms().items():
+    for section, cls in scenario.system.mechanisms.items():
         config = getattr(scenario.model, section, None)
         if config is not None:
             value = cls.prepare(config, scenario, seed)
@@ -106,14 +106,20 @@ class Engine:
             self.events,
             self.env,
             self.records,
+            system=scenario.system,
         )
+        active = [
+            cls
+            for section, cls in scenario.system.mechanisms.items()
+            if getattr(scenario.model, section, None) is not None
+        ]
+        # the acting order is derived from what each provides and requires (finsim.state)
+        ordered = self.ctx.declare(active)
         for section, value in options.prepared.items():
             self.ctx.state[f"prepared.{section}"] = value
-        self.mechanisms: list[Mechanism] = []
-        for section, cls in mechanisms().items():
-            config = getattr(scenario.model, section, None)
-            if config is not None:
-                self.mechanisms.append(cls(config, self.ctx))
+        self.mechanisms: list[Mechanism] = [
+            cls(getattr(scenario.model, cls.section), self.ctx) for cls in ordered
+        ]
         self.handlers: dict[str, list[Callable[[Context], None]]] = {p: [] for p in PHASES}
         for mechanism in self.mechanisms:
             for phase, handler in mechanism.phases().items():
@@ -209,48 +215,3 @@ class Engine:
             totals=totals,
             flows_kept=self.options.keep_flows,
         )
-
-
-def journal_frame(ledger: Ledger, economy: Economy, replications: np.ndarray) -> Any:
-    """Every posting as a row per replication (only kept when the journal is on).
-
-    A posting's columns that move nothing in a replication are left out of that
-    replication's rows: the ledger drops a column only when it is zero in every replication
-    of the chunk, so keeping zeros would make a replication's journal depend on its chunk.
-    """
-    import pandas as pd
-
-    from finsim.calendar import fy_label
-    from finsim.ledger import CATEGORIES, KINDS, RECURRENCE
-
-    ids = np.array(economy.ids, dtype=object)
-    start = economy.calendar.start_year
-    parts = []
-    for seq, e in enumerate(ledger.journal):
-        R, n = e.amount.shape
-        r = np.repeat(np.arange(R), n)
-        j = np.tile(np.arange(n), R)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "replication": replications[r],
-                    "fy": fy_label(start + e.booked_fy),
-                    "posted_fy": fy_label(start + e.tick // 12),
-                    "posted_month": e.tick % 12 + 1,
-                    "source": ids[e.source[j]],
-                    "target": ids[e.target[j]],
-                    "category": CATEGORIES[e.category],
-                    "recurrence": RECURRENCE[e.recurrence],
-                    "kind": KINDS[e.kind],
-                    "prior_year": e.prior_year,
-                    "amount": e.amount.reshape(-1),
-                    "_seq": seq,
-                }
-            )
-        )
-    if not parts:
-        return pd.DataFrame()
-    frame = pd.concat(parts, ignore_index=True)
-    frame = frame[frame["amount"].to_numpy() != 0.0]
-    frame = frame.sort_values(["replication", "_seq"], kind="stable").drop(columns="_seq")
-    return frame.reset_index(drop=True)

@@ -1,29 +1,37 @@
-"""Which mechanisms exist, and which section of a scenario file each owns.
+"""Deprecated: process-wide registration of mechanisms and incentive schemes.
 
-The registry knows nothing about what a mechanism does: the scenario layer asks
-it which sections a file may hold, and the engine asks it which classes to run.
-Register your own with :func:`register_mechanism`; no engine code changes.
+Use a :class:`finsim.system.System` instead: ``System.default().with_mechanism(Levy)`` is a
+new System holding your mechanism, passed to ``finsim.load_scenario(..., system=)``; an
+installed package declares its plug-ins in the ``finsim.plugins`` entry points.
+
+:func:`register_mechanism` still works: it adds the class to what ``System.default()``
+returns in this process (undo with :func:`unregister_mechanism`). It is kept for old code;
+a process pool or Dask worker started before the call does not see it, a System does.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
+from finsim import _registered
+
 if TYPE_CHECKING:
     from finsim.mechanisms.base import Mechanism
 
 M = TypeVar("M", bound="type[Mechanism]")
+S = TypeVar("S", bound=type)
 
-_MECHANISMS: dict[str, type[Mechanism]] = {}
+_MECHANISMS: dict[str, type[Mechanism]] = _registered.MECHANISMS
+_SCHEMES: dict[str, type] = _registered.SCHEMES
 _RESERVED_SECTIONS = {"extends", "scenario", "organisations", "variants"}
 
 
 def register_mechanism(cls: M) -> M:
-    """Register a mechanism class (usable as a decorator).
+    """Add a mechanism class to ``System.default()`` in this process (usable as a decorator).
 
-    The class's ``section`` names the key of the scenario file it owns; registering
-    a second class for the same section replaces the first, so a user can swap in
-    their own version of a built-in mechanism.
+    Deprecated: prefer ``System.default().with_mechanism(cls)``. The class's ``section``
+    names the key of the scenario file it owns; registering a class for a built-in's section
+    replaces the built-in.
     """
     section = getattr(cls, "section", None)
     if not isinstance(section, str) or not section.isidentifier():
@@ -35,17 +43,37 @@ def register_mechanism(cls: M) -> M:
 
 
 def unregister_mechanism(section: str) -> None:
-    """Remove the mechanism owning ``section`` (mostly for tests)."""
+    """Undo :func:`register_mechanism` for ``section``."""
     _MECHANISMS.pop(section, None)
 
 
+def register_scheme(cls: S) -> S:
+    """Add an incentive scheme to ``System.default()`` in this process (deprecated: prefer
+    ``System.default().with_scheme(cls)``)."""
+    _SCHEMES[cls.name] = cls  # type: ignore[attr-defined]
+    return cls
+
+
+def unregister_scheme(name: str) -> None:
+    """Undo :func:`register_scheme` for ``name``."""
+    _SCHEMES.pop(name, None)
+
+
+def registered_mechanisms() -> list[type[Mechanism]]:
+    """The classes :func:`register_mechanism` added, in the order added."""
+    return list(_MECHANISMS.values())
+
+
+def registered_schemes() -> list[type]:
+    """The schemes :func:`register_scheme` added, in the order added."""
+    return list(_SCHEMES.values())
+
+
 def mechanisms() -> dict[str, type[Mechanism]]:
-    """The registered mechanism classes by section, in the order they act within a phase.
+    """The mechanism classes of ``System.default()`` by section, in the order they act.
 
-    That order is each class's ``order`` (built-ins 10-80, others 100 by default), then
-    registration order.
+    Deprecated: a scenario's own mechanisms are ``scenario.system.mechanisms``.
     """
-    import finsim.mechanisms  # noqa: F401  (registers the built-ins on first use)
+    from finsim.system import System
 
-    ranked = sorted(enumerate(_MECHANISMS.items()), key=lambda item: (item[1][1].order, item[0]))
-    return {section: cls for _, (section, cls) in ranked}
+    return System.default().mechanisms

@@ -7,24 +7,32 @@ result whatever the chunk size, the number of workers or the backend.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import os
-import sys
-from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, CancelledError, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from finsim import decisions
+from finsim.backends import (  # noqa: F401  (re-exported)
+    IN_FLIGHT_PER_WORKER,
+    PARENT_POLL_SECONDS,
+    UsageError,
+    _execute,
+    _interrupted,
+    _kill_me_with_my_parent,
+    _option,
+    _worker_start,
+)
 from finsim.economy import Economy
 from finsim.engine import ChunkOutput, Engine, RunOptions, prepare
-from finsim.errors import RunInterrupted, ScenarioError
 from finsim.results import Results, position_arrays
 from finsim.scenario.loader import Scenario
 from finsim.summaries import POSITIONS_MAX_REPLICATIONS, SummaryAccumulator
+
+if TYPE_CHECKING:
+    from finsim.system import System
 
 BACKENDS = ("serial", "processes", "dask")
 #: Runs larger than this are checked to fit in memory before they start.
@@ -41,16 +49,38 @@ FLOWS_MAX_REPLICATIONS = 1000
 #: (2^21: 16 MB of float64), between MIN_CHUNK and MAX_CHUNK replications.
 CHUNK_CELLS = 2**21
 MIN_CHUNK, MAX_CHUNK = 16, 1024
-#: Chunks handed to each worker ahead of time (the rest wait their turn in the parent).
-IN_FLIGHT_PER_WORKER = 2
 
 
-class UsageError(ScenarioError):
-    """A bad option (replications, seed, backend...) rather than a bad file."""
+@dataclass(frozen=True)
+class Keep:
+    """What a run keeps besides each body's positions summary; None: by the run's size.
 
+    ``journal``: every posting (default: at most 10 replications); ``monthly``: month-end
+    positions (1,000); ``tables``: the mechanisms' per-replication tables and detail events
+    (200); ``flows``: every flow per replication (1,000; larger runs keep each body's yearly
+    totals); ``positions``: every replication's positions and events (2,000; larger runs
+    fold each chunk into a streaming summary).
+    """
 
-def _option(name: str, message: str) -> UsageError:
-    return UsageError.single(name, message, "(options)")  # type: ignore[return-value]
+    journal: bool | None = None
+    monthly: bool | None = None
+    tables: bool | None = None
+    flows: bool | None = None
+    positions: bool | None = None
+
+    def resolved(self, replications: int) -> Keep:
+        """Every choice made: what was given, else the default for ``replications``."""
+
+        def pick(given: bool | None, most: int) -> bool:
+            return replications <= most if given is None else bool(given)
+
+        return Keep(
+            journal=pick(self.journal, JOURNAL_MAX_REPLICATIONS),
+            monthly=pick(self.monthly, MONTHLY_MAX_REPLICATIONS),
+            tables=pick(self.tables, TABLES_MAX_REPLICATIONS),
+            flows=pick(self.flows, FLOWS_MAX_REPLICATIONS),
+            positions=pick(self.positions, POSITIONS_MAX_REPLICATIONS),
+        )
 
 
 def run_chunk(
@@ -58,6 +88,16 @@ def run_chunk(
 ) -> ChunkOutput:
     """Run one chunk of replications (a task for any backend)."""
     return Engine(scenario, replications, seed, options or RunOptions()).run()
+
+
+def simulate_pilot(scenario: Scenario, replications: np.ndarray, seed: int) -> Any:
+    """The position arrays ``(P, F, A)`` of a pilot run of ``replications`` (what
+    :mod:`finsim.decisions` weighs when bodies decide; handed to it so that decisions never
+    import the engine)."""
+    chunk = run_chunk(scenario, replications, seed)
+    economy = Economy.from_scenario(scenario)
+    results = Results(economy, [chunk], scenario_name="pilot", variant="pilot", seed=seed)
+    return results._position_arrays
 
 
 def chunks_of(replications: int, chunk_size: int) -> list[np.ndarray]:
@@ -88,6 +128,8 @@ def run(
     resume: bool = False,
     force: bool = False,
     progress: bool | None = None,
+    system: System | None = None,
+    keep: Keep | None = None,
 ) -> Results:
     """Run ``scenario`` for ``replications`` replications from ``seed``.
 
@@ -111,30 +153,39 @@ def run(
     chunk as it completes; ``resume`` finishes a run interrupted in that folder
     without recomputing a finished chunk; ``force`` reuses a folder that holds
     something else. ``progress`` shows a progress bar (default: on a terminal).
+    ``keep`` gives the keep_* choices as one :class:`Keep` (a keep_* argument given too
+    overrides its field). ``system`` runs the scenario with another
+    :class:`finsim.system.System` (its file validated again against it); by default a
+    scenario runs with the System it was read with.
     """
     if not isinstance(scenario, Scenario):
         raise TypeError(
             f"expected a finsim.Scenario (from finsim.load_scenario), got {type(scenario).__name__}"
         )
+    if system is not None:
+        scenario = scenario.with_system(system)
     if variant is not None:
         scenario = scenario.with_variant(variant)
     replications, seed, chunk = _check_options(
         replications, seed, chunk_size, backend, default_chunk(scenario)
     )
+    given = keep or Keep()
+    kept = Keep(
+        journal=given.journal if keep_journal is None else keep_journal,
+        monthly=given.monthly if keep_monthly is None else keep_monthly,
+        tables=given.tables if keep_tables is None else keep_tables,
+        flows=given.flows if keep_flows is None else keep_flows,
+        positions=given.positions if keep_positions is None else keep_positions,
+    ).resolved(replications)
     options = RunOptions(
-        keep_journal=replications <= JOURNAL_MAX_REPLICATIONS
-        if keep_journal is None
-        else keep_journal,
-        keep_monthly=replications <= MONTHLY_MAX_REPLICATIONS
-        if keep_monthly is None
-        else keep_monthly,
-        keep_tables=replications <= TABLES_MAX_REPLICATIONS if keep_tables is None else keep_tables,
-        keep_flows=replications <= FLOWS_MAX_REPLICATIONS if keep_flows is None else keep_flows,
+        keep_journal=bool(kept.journal),
+        keep_monthly=bool(kept.monthly),
+        keep_tables=bool(kept.tables),
+        keep_flows=bool(kept.flows),
         antithetic=antithetic,
-        prepared=prepare(scenario, seed),
+        prepared={**prepare(scenario, seed), **decisions.prepare(scenario, seed, simulate_pilot)},
     )
-    if keep_positions is None:
-        keep_positions = replications <= POSITIONS_MAX_REPLICATIONS
+    keep_positions = bool(kept.positions)
     economy = Economy.from_scenario(scenario)
     summarised = (
         None
@@ -144,24 +195,23 @@ def run(
     tasks = chunks_of(replications, chunk)
     store = None
     if out is not None:
-        from finsim.store import FORMAT, ChunkLayout, ChunkStore, scenario_hash
+        from finsim.store import ChunkLayout, ChunkStore, RunManifest, scenario_hash
 
-        manifest = {
-            "format": FORMAT,
-            "scenario": scenario.name,
-            "source": scenario.source,
-            "scenario_hash": scenario_hash(scenario.to_data()),
-            "variant": scenario.variant,
-            "seed": seed,
-            "replications": replications,
-            "chunk_size": chunk,
-            "antithetic": antithetic,
-            "keep_monthly": options.keep_monthly,
-            "keep_tables": options.keep_tables,
-            "keep_flows": options.keep_flows,
-            "keep_positions": keep_positions,
-            "finsim_version": _version(),
-        }
+        manifest = RunManifest(
+            scenario=scenario.name,
+            source=scenario.source,
+            scenario_hash=scenario_hash(scenario.to_data()),
+            variant=scenario.variant,
+            seed=seed,
+            replications=replications,
+            chunk_size=chunk,
+            antithetic=antithetic,
+            keep_monthly=options.keep_monthly,
+            keep_tables=options.keep_tables,
+            keep_flows=options.keep_flows,
+            keep_positions=keep_positions,
+            finsim_version=_version(),
+        )
         calendar = economy.calendar
         layout = ChunkLayout(calendar.n_years, calendar.n_months, economy.n_accounts)
         store = ChunkStore.open(Path(out), manifest, resume=resume, force=force, layout=layout)
@@ -173,7 +223,7 @@ def run(
         check_memory(scenario, replications, seed, options, keep_positions)
     fold = None if summarised is None else _folder(summarised, economy)
     outputs = _execute(
-        scenario, tasks, seed, options, backend, workers, client, store, progress, fold
+        scenario, tasks, seed, options, backend, workers, client, store, progress, fold, run_chunk
     )
     if store is not None:
         outputs = [c if fold is None else fold(c) for c in store.read_each()]
@@ -215,7 +265,7 @@ def _folder(summarised: SummaryAccumulator, economy: Economy) -> Any:
 
 
 def _version() -> str:
-    from finsim import __version__
+    from finsim._version import __version__
 
     return __version__
 
@@ -301,219 +351,3 @@ def _physical_memory() -> int:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
         return 8 * 1024**3
-
-
-def _execute(
-    scenario: Scenario,
-    tasks: Sequence[np.ndarray],
-    seed: int,
-    options: RunOptions,
-    backend: str,
-    workers: int | None,
-    client: Any,
-    store: Any,
-    progress: bool | None,
-    fold: Any = None,
-) -> list[ChunkOutput]:
-    """Run the chunks on a backend; hand each finished chunk to the store as it completes
-    (or, with ``fold``, fold it into the streaming summary and keep what is left)."""
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(tasks), unit="chunk", desc="finsim", disable=not show or len(tasks) < 2)
-    outputs: list[ChunkOutput] = []
-
-    def finished(chunk: ChunkOutput) -> None:
-        if store is not None:
-            store.write(chunk)
-        else:
-            outputs.append(chunk if fold is None else fold(chunk))
-        bar.update(1)
-
-    try:
-        if backend == "serial" or (backend == "processes" and len(tasks) <= 1):
-            for reps in tasks:
-                finished(run_chunk(scenario, reps, seed, options))
-        elif backend == "processes":
-            from concurrent.futures.process import BrokenProcessPool
-
-            n_workers = min(workers or os.cpu_count() or 1, len(tasks))
-            queue = iter(tasks)
-            n_done = 0
-            try:
-                with ProcessPoolExecutor(
-                    max_workers=n_workers, initializer=_worker_start, initargs=(os.getpid(),)
-                ) as pool:
-                    # a few chunks in flight per worker, not every chunk at once: the parent's
-                    # memory stays bounded however many chunks the run has
-                    pending = {
-                        pool.submit(run_chunk, scenario, reps, seed, options)
-                        for reps in itertools.islice(queue, IN_FLIGHT_PER_WORKER * n_workers)
-                    }
-                    while pending:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            finished(future.result())
-                            n_done += 1
-                            for reps in itertools.islice(queue, 1):
-                                pending.add(pool.submit(run_chunk, scenario, reps, seed, options))
-            except BrokenProcessPool:
-                # a worker was killed (by the system when out of memory, or by hand): what
-                # finished is in the results folder, if there is one, and resuming runs the rest
-                raise _interrupted(
-                    "a worker process died (killed, or out of memory?)", n_done, len(tasks), store
-                ) from None
-        else:
-            _dask(scenario, tasks, seed, options, workers, client, finished, store)
-    finally:
-        bar.close()
-    outputs.sort(key=lambda c: int(c.replications[0]))
-    return outputs
-
-
-#: How often a worker process checks that the run's process is still there (seconds).
-PARENT_POLL_SECONDS = 0.5
-
-
-def _worker_start(parent: int) -> None:
-    """Run in each worker process as it starts: end it when the run's process dies.
-
-    A worker waits for its next chunk on a pipe that its siblings hold open too: were the run's
-    process killed (SIGKILL, the system out of memory), the workers would wait on it for ever.
-    On Linux the kernel kills a worker when the process that started it dies
-    (``PR_SET_PDEATHSIG``); everywhere but Windows, a daemon thread also watches the run's
-    process and ends the worker (``os._exit``) once it is gone.
-    """
-    direct = os.getppid() == parent  # (not so when a fork server started the worker)
-    if direct and sys.platform.startswith("linux"):
-        _kill_me_with_my_parent()
-    if sys.platform == "win32":
-        return
-    if not _alive(parent, direct):  # it died before the signal was asked for
-        os._exit(1)
-    import threading
-
-    threading.Thread(
-        target=_watch_parent, args=(parent, direct), name="finsim-watch-parent", daemon=True
-    ).start()
-
-
-def _kill_me_with_my_parent() -> None:
-    """Ask Linux to send this process SIGKILL when its parent dies (best effort)."""
-    import ctypes
-    import signal
-
-    pr_set_pdeathsig = 1
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-    except (OSError, AttributeError):  # no libc to ask: the watching thread remains
-        pass
-
-
-def _alive(parent: int, direct: bool) -> bool:
-    if direct:  # a child whose parent died is adopted: its parent's pid changes
-        return os.getppid() == parent
-    try:
-        os.kill(parent, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # (there, but not ours to signal)
-        return True
-    return True
-
-
-def _watch_parent(parent: int, direct: bool) -> None:
-    import time
-
-    while _alive(parent, direct):
-        time.sleep(PARENT_POLL_SECONDS)
-    os._exit(1)
-
-
-def _interrupted(what: str, n_done: int, n_tasks: int, store: Any) -> RunInterrupted:
-    """The error of a run stopped by a dead worker: what finished is in the results folder,
-    if there is one, and resuming runs the rest."""
-    where = (
-        f"the {n_done:,} finished are saved in {store.directory}: finish the run "
-        f"with resume=True (finsim run ... --out {store.directory} --resume)"
-        if store is not None
-        else "nothing was saved: run with out=DIR (finsim run ... --out DIR) to keep "
-        "finished chunks, and resume=True (--resume) to finish after a failure"
-    )
-    return RunInterrupted(f"{what} after {n_done:,} of {n_tasks:,} chunks; {where}")
-
-
-def _dask(
-    scenario: Scenario,
-    tasks: Sequence[np.ndarray],
-    seed: int,
-    options: RunOptions,
-    workers: int | None,
-    client: Any,
-    finished: Any,
-    store: Any = None,
-) -> None:
-    try:
-        from distributed import Client, KilledWorker
-        from distributed import as_completed as dask_completed
-    except ImportError:
-        raise _option(
-            "backend", "the dask backend needs the 'dask' extra: pip install 'finsim[dask]'"
-        ) from None
-    own = None
-    if client is None or isinstance(client, str):
-        own = (
-            Client(client)
-            if isinstance(client, str)
-            else Client(n_workers=workers or os.cpu_count() or 1, processes=True)
-        )
-        client = own
-    try:
-        # the scenario goes to the workers once; a few chunks are in flight per worker and
-        # each result is released once folded, so neither the client nor the workers hold
-        # the whole run (a million replications is thousands of chunks)
-        shared = client.scatter(scenario, broadcast=True)
-        n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
-        queue = iter(tasks)
-
-        in_flight: dict[Any, tuple[Any, np.ndarray]] = {}  # future and replications, by key
-        n_done = 0
-
-        def submit(reps: np.ndarray) -> Any:
-            future = client.submit(run_chunk, shared, reps, seed, options, pure=False)
-            in_flight[future.key] = (future, reps)
-            return future
-
-        running = dask_completed(
-            [submit(reps) for reps in itertools.islice(queue, IN_FLIGHT_PER_WORKER * n_workers)]
-        )
-        for future in running:
-            try:
-                chunk = future.result()
-            except (KilledWorker, CancelledError) as exc:
-                reps = in_flight.pop(future.key)[1]
-                with contextlib.suppress(Exception):  # best effort: the client may be closed
-                    client.cancel([f for f, _ in in_flight.values()])
-                which = f"the chunk of replications {int(reps[0]):,} to {int(reps[-1]):,}"
-                raise _interrupted(
-                    # the workers running the chunk died more times than the scheduler retries
-                    # a task (killed, or out of memory), or the only workers holding the
-                    # scenario died (it cannot be computed again: cancelled)
-                    f"dask workers died (killed, or out of memory?) running {which}, more "
-                    "times than the scheduler retries a chunk (distributed.scheduler."
-                    "allowed-failures),"
-                    if isinstance(exc, KilledWorker)
-                    else f"dask cancelled {which} (its workers died, taking the scenario sent "
-                    "to them, or the client was closed?)",
-                    n_done,
-                    len(tasks),
-                    store,
-                ) from None
-            finished(chunk)
-            n_done += 1
-            del in_flight[future.key]
-            future.release()
-            for reps in itertools.islice(queue, 1):
-                running.add(submit(reps))
-    finally:
-        if own is not None:
-            own.close()

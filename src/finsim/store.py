@@ -19,116 +19,42 @@ nothing.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
-import math
 import os
-import re
 import shutil
-import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from finsim.chunks import read_chunk
 from finsim.engine import ChunkOutput
-from finsim.errors import ResultsError, ScenarioError
-
-MANIFEST = "manifest.json"
-#: The format of a results folder: 2 since each chunk carries its run's identity.
-FORMAT = 2
-#: How a chunk folder is named: its first and last replication.
-CHUNK_NAME = re.compile(r"^\d{9}-\d{9}$")
-#: Each chunk's identity and contents, written last.
-CHUNK_FILE = "chunk.json"
-#: The manifest's fields that say which run a folder holds: a run resumed must ask for the
-#: same, and every chunk must carry the same.
-RUN_KEYS = (
-    "format",
-    "scenario_hash",
-    "variant",
-    "seed",
-    "replications",
-    "chunk_size",
-    "antithetic",
-    "keep_monthly",
-    "keep_tables",
-    "keep_flows",
-    "finsim_version",
+from finsim.errors import ResultsError
+from finsim.manifest import (  # noqa: F401  (re-exported)
+    CHUNK_FILE,
+    CHUNK_NAME,
+    EVENT_COLUMNS,
+    FLOW_KEY_COLUMNS,
+    FORMAT,
+    MANIFEST,
+    MAX_JSON_BYTES,
+    RUN_KEYS,
+    ChunkLayout,
+    RunManifest,
+    _bad,
+    _error,
+    _shown,
+    _span,
+    _why,
+    identity,
+    read_json,
+    read_manifest,
+    scenario_hash,
+    write_json,
 )
-#: Largest manifest or chunk.json read (a finsim one is a few KB).
-MAX_JSON_BYTES = 1_000_000
-#: The columns of a chunk's flow keys, each an integer code.
-FLOW_KEY_COLUMNS = ("fy", "source", "target", "category", "recurrence", "kind")
-#: The columns every chunk's events table has.
-EVENT_COLUMNS = ("replication", "fy", "month", "org", "event", "detail", "amount")
-
-
-class ChunkLayout(NamedTuple):
-    """The sizes a run's arrays have besides replications: years, months and accounts."""
-
-    years: int
-    months: int
-    accounts: int
-
-
-def scenario_hash(data: dict[str, Any]) -> str:
-    """A fingerprint of a scenario document (sorted JSON, sha256)."""
-    text = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _error(path: Path, message: str) -> ScenarioError:
-    from finsim.scenario.yamlio import shown_path
-
-    return ScenarioError.single("--out", message, shown_path(path))
-
-
-def read_json(path: Path, what: str = "manifest") -> Any:
-    """A small JSON file of a results folder (the manifest, or a chunk's ``chunk.json``).
-
-    Raises :class:`ResultsError` naming the file for one that is missing, not a regular file,
-    larger than :data:`MAX_JSON_BYTES`, not JSON or nested too deep to read.
-    """
-    try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise ResultsError(f"{path}: cannot read the {what}: not a regular file")
-        if info.st_size > MAX_JSON_BYTES:
-            raise ResultsError(
-                f"{path}: cannot read the {what}: {info.st_size:,} bytes, more than a finsim "
-                f"{what} ever holds ({MAX_JSON_BYTES:,})"
-            )
-        with open(path, "rb") as handle:
-            text = handle.read(MAX_JSON_BYTES + 1).decode("utf-8")
-        return json.loads(text)
-    except ResultsError:
-        raise
-    except RecursionError:
-        raise ResultsError(f"{path}: cannot read the {what}: nested too deep") from None
-    except (OSError, ValueError) as exc:  # (UnicodeDecodeError and JSONDecodeError among them)
-        reason = _why(exc) if isinstance(exc, OSError) else str(exc)
-        raise ResultsError(f"{path}: cannot read the {what} ({reason})") from None
-
-
-def read_manifest(path: Path) -> Any:
-    """A results folder's manifest as JSON (see :func:`read_json`)."""
-    return read_json(path, "manifest")
-
-
-def identity(manifest: dict[str, Any], first: int, last: int) -> dict[str, Any]:
-    """What a chunk of the run ``manifest`` describes must carry: the run's fields
-    (:data:`RUN_KEYS`) and its first and last replication."""
-    return {**{key: manifest.get(key) for key in RUN_KEYS}, "first": first, "last": last}
-
-
-def _span(name: str) -> tuple[int, int]:
-    first, last = (int(part) for part in name.split("-"))
-    return first, last
 
 
 class ChunkStore:
@@ -139,23 +65,29 @@ class ChunkStore:
     """
 
     def __init__(
-        self, directory: Path, manifest: dict[str, Any], layout: ChunkLayout | None = None
+        self,
+        directory: Path,
+        manifest: RunManifest | dict[str, Any],
+        layout: ChunkLayout | None = None,
     ) -> None:
         self.directory = directory
         self.chunks = directory / "chunks"
-        self.manifest = manifest
+        #: the manifest as JSON (read back from a folder, it may be any JSON object)
+        self.manifest = manifest.to_json() if isinstance(manifest, RunManifest) else manifest
         self.layout = layout
 
     @classmethod
     def open(
         cls,
         directory: Path,
-        manifest: dict[str, Any],
+        manifest: RunManifest | dict[str, Any],
         resume: bool,
         force: bool = False,
         layout: ChunkLayout | None = None,
     ) -> ChunkStore:
         """Start (or, with ``resume``, continue) a run writing into ``directory``."""
+        if isinstance(manifest, RunManifest):
+            manifest = manifest.to_json()
         try:
             return cls._open(directory, manifest, resume, force, layout)
         except (OSError, ValueError) as exc:  # a path too long, through a file, holding a NUL...
@@ -374,243 +306,3 @@ class ChunkStore:
                     f"{sorted(first_extras)}",
                 )
             yield chunk
-
-
-def _bad(folder: Path, what: str) -> ResultsError:
-    return ResultsError(
-        f"{folder}: this chunk of results cannot be read: {what}; delete the folder and finish "
-        "the run with --resume to run it again"
-    )
-
-
-def _shown(value: Any, most: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= most else text[: most - 3] + "..."
-
-
-#: Anything reading a damaged file may raise (pyarrow's errors are subclasses of these, or of
-#: its ArrowException).
-_READ_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    ValueError,
-    KeyError,
-    TypeError,
-    IndexError,
-    NotImplementedError,
-    MemoryError,
-    RecursionError,
-    EOFError,
-)
-try:
-    import pyarrow
-
-    _READ_ERRORS += (pyarrow.ArrowException,)
-except ImportError:  # pragma: no cover - pandas needs pyarrow for parquet anyway
-    pass
-
-
-def read_chunk(folder: Path, store: ChunkStore | None = None) -> ChunkOutput:
-    """Load a chunk written by :meth:`ChunkStore.write` (arrays loaded without pickle).
-
-    With ``store`` (the run's), the chunk must carry the run's identity and hold exactly the
-    files its record lists, each of the dtype and shape the run's layout gives; without, only
-    what the chunk says of itself is checked. Raises :class:`ResultsError` for a chunk that is
-    damaged, another run's, or not what its name says.
-    """
-    first, last = _span(folder.name)
-    record: dict[str, Any] | None = None
-    if store is not None:
-        record = store.check_identity(folder)
-    try:
-        chunk = _read_chunk(folder, first, last, record, store)
-    except ResultsError:
-        raise
-    except _READ_ERRORS as exc:
-        detail = str(exc)
-        detail = detail if len(detail) <= 200 else detail[:197] + "..."
-        raise ResultsError(
-            f"{folder}: this chunk of results cannot be read ({type(exc).__name__}: {detail}); "
-            "delete the folder and finish the run with --resume to run it again"
-        ) from None
-    if not np.array_equal(chunk.replications, np.arange(first, last + 1)):
-        raise ResultsError(
-            f"{folder}: this chunk holds replications other than its name says; delete the "
-            "folder and finish the run with --resume to run it again"
-        )
-    return chunk
-
-
-def _read_chunk(
-    folder: Path,
-    first: int,
-    last: int,
-    record: dict[str, Any] | None,
-    store: ChunkStore | None,
-) -> ChunkOutput:
-    n = last - first + 1
-    present = {p.name: p for p in folder.iterdir()}
-    if record is not None:
-        listed = record["files"]
-        missing = sorted(set(listed) - set(present))
-        extra = sorted(set(present) - set(listed) - {CHUNK_FILE})
-        if missing:
-            raise _bad(folder, f"{_names(missing)} missing")
-        if extra:
-            raise _bad(folder, f"it holds {_names(extra)} that finsim did not write there")
-    for name, path in present.items():
-        if path.is_symlink() or not path.is_file():
-            raise _bad(folder, f"{name!r} is not a plain file")
-    layout = store.layout if store is not None else None
-    F, T, A = layout if layout is not None else (None, None, None)
-
-    def load(name: str, dtype: Any, *shape: int | None) -> np.ndarray:
-        """An array whose header is checked first: nothing is allocated for a header claiming
-        more than the file holds, or another dtype or shape than the run's."""
-        return _load_array(folder, name, np.dtype(dtype), shape, record)
-
-    def table(name: str, columns: tuple[str, ...] = ()) -> pd.DataFrame:
-        frame = pd.read_parquet(folder / name)
-        lacking = [c for c in columns if c not in frame.columns]
-        if lacking:
-            raise _bad(folder, f"its table {name!r} has no column {lacking[0]!r}")
-        if record is not None and len(frame) != record["files"][name].get("rows"):
-            raise _bad(folder, f"its table {name!r} holds another number of rows than written")
-        return frame
-
-    replications = load("replications.npy", np.int64, n)
-    flow_keys = table("flow_keys.parquet", FLOW_KEY_COLUMNS)
-    if list(flow_keys.columns) != list(FLOW_KEY_COLUMNS):
-        raise _bad(folder, f"its flow keys have the columns {list(flow_keys.columns)}")
-    _check_codes(folder, flow_keys, layout)
-    flow_amounts = load("flow_amounts.npy", np.float64, n, len(flow_keys))
-    events = (
-        table("events.parquet", EVENT_COLUMNS) if "events.parquet" in present else pd.DataFrame()
-    )
-    if len(events) and not events["replication"].between(first, last).all():
-        raise _bad(folder, "its events name replications other than its own")
-    journal = table("journal.parquet") if "journal.parquet" in present else None
-    extras = {}
-    for name in sorted(present):
-        if name.startswith("extra.") and name.endswith(".npy"):
-            header = _header(folder, name)[1]
-            shape = (F, A) if len(header) == 2 else (n, F, A)
-            extras[name[len("extra.") : -len(".npy")]] = load(name, np.float64, *shape)
-    tables = {
-        name[len("table.") : -len(".parquet")]: table(name)
-        for name in sorted(present)
-        if name.startswith("table.") and name.endswith(".parquet")
-    }
-    totals = {
-        name[len("total.") : -len(".npy")]: load(name, np.float64, n, F, A)
-        for name in sorted(present)
-        if name.startswith("total.") and name.endswith(".npy")
-    }
-    expected_totals = _total_names()
-    if record is not None and set(totals) != expected_totals:
-        lacking = sorted(expected_totals - set(totals)) or sorted(set(totals) - expected_totals)
-        raise _bad(folder, f"its totals are not a run's (the total {lacking[0]!r})")
-    monthly = load("monthly.npy", np.float64, n, T, A) if "monthly.npy" in present else None
-    if store is not None and store.manifest.get("keep_monthly") is True and monthly is None:
-        raise _bad(folder, "'monthly.npy' missing")
-    with open(folder / "flows_kept", "rb") as handle:
-        kept = handle.read(16).strip()
-    if kept not in (b"0", b"1"):
-        raise _bad(folder, "its 'flows_kept' is neither 0 nor 1")
-    return ChunkOutput(
-        replications=replications,
-        flow_keys=flow_keys,
-        flow_amounts=flow_amounts,
-        events=events,
-        journal=journal,
-        extras=extras,
-        tables=tables,
-        monthly=monthly,
-        totals=totals,
-        flows_kept=kept == b"1",
-    )
-
-
-def _names(names: list[str]) -> str:
-    shown = ", ".join(repr(n) for n in names[:3])
-    return shown + (f" and {len(names) - 3:,} more" if len(names) > 3 else "")
-
-
-@functools.cache
-def _total_names() -> frozenset[str]:
-    """The totals every chunk holds (:func:`finsim.positions.account_totals`' names)."""
-    from finsim.positions import account_totals
-
-    keys = pd.DataFrame({c: np.empty(0, np.int64) for c in FLOW_KEY_COLUMNS})
-    return frozenset(account_totals(keys, np.zeros((1, 0)), 1, 1))
-
-
-def _check_codes(folder: Path, keys: pd.DataFrame, layout: ChunkLayout | None) -> None:
-    """Every flow key is an integer code in its range (the run's years and accounts)."""
-    from finsim.ledger import CATEGORIES, KINDS, RECURRENCE
-
-    sizes: dict[str, int | None] = {
-        "fy": layout.years if layout else None,
-        "source": layout.accounts if layout else None,
-        "target": layout.accounts if layout else None,
-        "category": len(CATEGORIES),
-        "recurrence": len(RECURRENCE),
-        "kind": len(KINDS),
-    }
-    for column, size in sizes.items():
-        values = keys[column]
-        if not pd.api.types.is_integer_dtype(values.dtype):
-            raise _bad(folder, f"its flow keys' {column!r} are not whole numbers")
-        if len(values) and (values.min() < 0 or (size is not None and values.max() >= size)):
-            raise _bad(folder, f"its flow keys' {column!r} fall outside the run's")
-
-
-def _header(folder: Path, name: str) -> tuple[np.dtype[Any], tuple[int, ...], int]:
-    """(dtype, shape, where the data starts) of an ``.npy`` file, from its header alone."""
-    with open(folder / name, "rb") as handle:
-        version = np.lib.format.read_magic(handle)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
-        else:
-            raise _bad(folder, f"{name!r} is an array of a format finsim does not write")
-        return dtype, tuple(shape), handle.tell()
-
-
-def _load_array(
-    folder: Path,
-    name: str,
-    dtype: np.dtype[Any],
-    shape: tuple[int | None, ...],
-    record: dict[str, Any] | None,
-) -> np.ndarray:
-    found, dims, start = _header(folder, name)
-    if found.hasobject or found != dtype:
-        raise _bad(folder, f"{name!r} holds {found}, not {dtype} (as finsim writes it)")
-    if len(dims) != len(shape) or any(
-        s is not None and d != s for d, s in zip(dims, shape, strict=True)
-    ):
-        wanted = tuple("any" if s is None else s for s in shape)
-        raise _bad(folder, f"{name!r} has the shape {dims}, not {wanted}")
-    if record is not None:
-        written = record["files"].get(name, {})
-        if written.get("shape") != list(dims) or written.get("dtype") != found.str:
-            raise _bad(folder, f"{name!r} is not the array written there")
-    size = math.prod(dims) * found.itemsize
-    if (folder / name).stat().st_size != start + size:
-        raise _bad(folder, f"{name!r} holds another number of bytes than its header says")
-    return np.load(folder / name, allow_pickle=False)
-
-
-def _why(exc: OSError) -> str:
-    from finsim.scenario.yamlio import shown_path
-
-    reason = exc.strerror or str(exc)
-    return f"{reason} ({shown_path(exc.filename)})" if exc.filename else reason
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON atomically."""
-    from finsim.results import atomic_write
-
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, default=str)))

@@ -23,6 +23,9 @@ import pandas as pd
 from finsim.data.read import read_weighted_populations
 from finsim.errors import did_you_mean
 
+#: This module's package (by name, not imported: it imports this module).
+_PACKAGE = __name__.rpartition(".")[0]
+
 #: The attribution the Open Government Licence v3.0 asks for.
 ATTRIBUTION = (
     "Contains public sector information licensed under the Open Government Licence v3.0 "
@@ -43,7 +46,7 @@ class Edition:
     @property
     def path(self) -> Path:
         """The packaged file's path on disk (inside the installed package)."""
-        return Path(str(resources.files("finsim.data").joinpath("nhse", self.file)))
+        return Path(str(resources.files(_PACKAGE).joinpath("nhse", self.file)))
 
 
 #: The packaged editions, by allocation year.
@@ -99,7 +102,7 @@ def _edition(label: str) -> Edition:
 @functools.lru_cache(maxsize=len(EDITIONS))
 def _read(label: str) -> pd.DataFrame:
     edition = EDITIONS[label]
-    with resources.as_file(resources.files("finsim.data").joinpath("nhse", edition.file)) as path:
+    with resources.as_file(resources.files(_PACKAGE).joinpath("nhse", edition.file)) as path:
         frame = read_weighted_populations(path)
     frame.attrs["edition"] = label
     return frame

@@ -6,7 +6,7 @@ import copy
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -15,6 +15,9 @@ from finsim.errors import Problem, ScenarioError, did_you_mean
 from finsim.scenario.merge import deep_merge, merge_lines
 from finsim.scenario.validate import PathKey, validate_document
 from finsim.scenario.yamlio import check_data, file_problem, parse_yaml, read_yaml, shown_path
+
+if TYPE_CHECKING:
+    from finsim.system import System
 
 BASELINE = "baseline"
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -99,16 +102,18 @@ class Scenario:
 
     Build one with :func:`load_scenario` (or :meth:`from_dict`); ``with_variant``
     returns another Scenario. ``model`` is the validated pydantic model; each
-    mechanism's section is ``model.<section>``.
+    mechanism's section is ``model.<section>``. ``system`` is the
+    :class:`finsim.system.System` (mechanisms and schemes) it was read with and runs with.
     """
 
-    __slots__ = ("_base", "_base_lines", "_data", "_source", "model", "variant")
+    __slots__ = ("_base", "_base_lines", "_data", "_source", "model", "system", "variant")
 
     _base: dict[str, Any]
     _base_lines: Lines
     _data: dict[str, Any]
     _source: str
     model: BaseModel
+    system: System
     variant: str
 
     def __init__(
@@ -117,13 +122,16 @@ class Scenario:
         base_lines: Lines,
         source: str,
         variant: str = BASELINE,
+        system: System | None = None,
     ) -> None:
-        """Validate ``base`` (the merged document) with ``variant``'s overlay applied."""
+        """Validate ``base`` (the merged document) with ``variant``'s overlay applied, against
+        ``system``'s mechanisms (default ``System.default()``)."""
+        system = _default(system)
         if variant == BASELINE:
             data, lines = base, base_lines
         else:
             data, lines = _apply(base, base_lines, source, variant)
-        model, problems = validate_document(data, lines, source)
+        model, problems = validate_document(data, lines, source, system)
         if model is None:
             if variant != BASELINE:
                 problems = [_in_variant(p, variant) for p in problems]
@@ -134,6 +142,7 @@ class Scenario:
             ("_data", data),
             ("_source", source),
             ("model", model),
+            ("system", system),
             ("variant", variant),
         ):
             object.__setattr__(self, name, value)
@@ -146,18 +155,23 @@ class Scenario:
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> Scenario:
+    def from_dict(
+        cls, data: dict[str, Any], source: str = "<dict>", system: System | None = None
+    ) -> Scenario:
         """Validate a scenario given as plain data (as it would be read from YAML).
 
-        An ``extends:`` path is relative to the working folder.
+        An ``extends:`` path is relative to the working folder. ``system`` gives the
+        mechanisms and schemes (default ``System.default()``).
         """
         check_data(data, source)
         merged, lines = _with_base(copy.deepcopy(data), {}, source, Path.cwd())
-        return cls._build(merged, lines, source)
+        return cls._build(merged, lines, source, system)
 
     @classmethod
-    def _build(cls, data: dict[str, Any], lines: Lines, source: str) -> Scenario:
-        base = cls(data, lines, source)
+    def _build(
+        cls, data: dict[str, Any], lines: Lines, source: str, system: System | None = None
+    ) -> Scenario:
+        base = cls(data, lines, source, system=system)
         # Every variant is validated whole now, before any value of it is used.
         problems: list[Problem] = []
         if BASELINE in base.variants:
@@ -196,7 +210,15 @@ class Scenario:
                 self._base_lines.get(("variants",), (None, None))[1],
                 did_you_mean(name, self.variants),
             )
-        return Scenario(self._base, self._base_lines, self._source, name)
+        return Scenario(self._base, self._base_lines, self._source, name, self.system)
+
+    def with_system(self, system: System) -> Scenario:
+        """The same scenario read with another System (validated again against it)."""
+        if system == self.system:
+            return self
+        return Scenario._build(self._base, self._base_lines, self._source, system).with_variant(
+            self.variant
+        )
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -227,8 +249,9 @@ class Scenario:
         return copy.deepcopy(self._data)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Models are built at run time from the registry, so pickle the data, not the model.
-        return (Scenario, (self._base, self._base_lines, self._source, self.variant))
+        # Pickle the data and the System (its classes by reference), not the model: the
+        # worker validates again with the same System, importing the plug-ins' modules itself.
+        return (Scenario, (self._base, self._base_lines, self._source, self.variant, self.system))
 
     def _repr_html_(self) -> str:
         from finsim.export import scenario_html
@@ -287,23 +310,35 @@ def _in_variant(problem: Problem, variant: str) -> Problem:
     )
 
 
-def load_scenario(path: str | Path, variant: str | None = None) -> Scenario:
+def _default(system: System | None) -> System:
+    if system is not None:
+        return system
+    from finsim.system import System
+
+    return System.default()
+
+
+def load_scenario(
+    path: str | Path, variant: str | None = None, system: System | None = None
+) -> Scenario:
     """Read, merge and validate a scenario file (and, optionally, apply a variant).
 
-    Raises :class:`finsim.ScenarioError` listing every problem found.
+    ``system`` gives the mechanisms and incentive schemes the file may use (default
+    ``System.default()``: the built-ins and installed plug-ins). Raises
+    :class:`finsim.ScenarioError` listing every problem found.
     """
     path = Path(path)
     problem = file_problem(path)  # (before the path is opened: a named pipe would hang)
     if problem is not None:
         raise ScenarioError.single("(file)", problem, shown_path(path))
     data, lines = _read_file(path, ())
-    scenario = Scenario._build(data, lines, shown_path(path))
+    scenario = Scenario._build(data, lines, shown_path(path), system)
     return scenario.with_variant(variant) if variant else scenario
 
 
-def loads_scenario(text: str, source: str = "<string>") -> Scenario:
+def loads_scenario(text: str, source: str = "<string>", system: System | None = None) -> Scenario:
     """Validate a scenario given as YAML text (``extends:`` is relative to the working folder)."""
     data, raw_lines = parse_yaml(text, source)
     lines: Lines = {k: (source, v) for k, v in raw_lines.items()}
     merged, merged_lines = _with_base(data, lines, source, Path.cwd())
-    return Scenario._build(merged, merged_lines, source)
+    return Scenario._build(merged, merged_lines, source, system)

@@ -20,52 +20,38 @@ any of it is built (with libyaml when PyYAML has it, as its wheels do).
 
 from __future__ import annotations
 
-import errno
-import math
-import os
-import re
-import stat
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from finsim.errors import Problem, ScenarioError, format_path
-
-#: Largest scenario file read, in bytes.
-MAX_FILE_BYTES = 20_000_000
-#: Most YAML values (keys, scalars, lists and mappings) in one file, counting each alias
-#: expansion: the largest shipped example, England-sized, has about 50,000. (The text of a
-#: document, aliases expanded, is limited to MAX_FILE_BYTES characters.)
-MAX_NODES = 500_000
-#: Deepest nesting of mappings and lists, aliases expanded (scenarios need about 10).
-MAX_DEPTH = 50
+from finsim.scenario.files import (  # noqa: F401  (re-exported)
+    NUL_IN_PATH,
+    _check_size,
+    file_problem,
+    os_problem,
+    read_bytes,
+    shown_path,
+)
+from finsim.scenario.limits import (  # noqa: F401  (re-exported)
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_NODES,
+    limit,
+)
+from finsim.scenario.values import (  # noqa: F401  (re-exported)
+    MAX_INT_DIGITS,
+    _literal_digits,
+    _long_number,
+    _shown_value,
+    check_data,
+    duplicates_problem,
+    number_problem,
+    text_problem,
+)
 
 PathKey = tuple[str | int, ...]
-
-
-def limit(name: str, default: int) -> int:
-    """The limit ``name`` (``"MAX_NODES"``): ``FINSIM_<name>`` from the environment if set,
-    else ``default`` (the module constant, read when the limit is checked)."""
-    variable = f"FINSIM_{name}"
-    text = os.environ.get(variable)
-    if text is None or not text.strip():
-        return default
-    written = text.strip().replace("_", "")
-    try:
-        value = int(written)
-    except ValueError:  # 1e12, or not a number at all
-        try:
-            number = float(written)
-            value = int(number) if number.is_integer() else -1
-        except (ValueError, OverflowError):
-            value = -1
-    if value < 1:
-        raise ScenarioError.single(
-            variable, f"expected a whole number >= 1, got {text!r}", "(environment)"
-        )
-    return value
 
 
 def read_yaml(path: Path) -> tuple[Any, dict[PathKey, int]]:
@@ -92,108 +78,6 @@ def read_yaml(path: Path) -> tuple[Any, dict[PathKey, int]]:
 
 
 #: What is wrong with a path holding a NUL character.
-NUL_IN_PATH = "the path holds a NUL character (\\x00), which no path can"
-
-
-def file_problem(path: Path) -> str | None:
-    """What stops ``path`` being read as a scenario file, from ``os.stat`` alone (nothing is
-    opened): missing, a path too long for the system, a loop of symbolic links, a folder that
-    may not be entered, or not a regular file (a folder, a device, a named pipe); None if none.
-    """
-    try:
-        mode = os.stat(path).st_mode
-    except ValueError:  # (Python refuses a path holding a NUL before asking the system)
-        return NUL_IN_PATH
-    except OSError as exc:
-        return os_problem(exc)
-    if stat.S_ISREG(mode):
-        return None
-    return f"expected a scenario file, got {_file_kind(mode)}"
-
-
-def os_problem(exc: OSError) -> str:
-    """An error of the system about a path, in words."""
-    reasons = {
-        errno.ENOENT: "file not found",
-        errno.ENAMETOOLONG: "the path, or a part of it, is longer than this system allows",
-        errno.ELOOP: "the path goes round a loop of symbolic links",
-        errno.EACCES: "permission denied (a folder on the path cannot be entered, or the file "
-        "cannot be read)",
-        errno.EPERM: "permission denied",
-        errno.ENOTDIR: "a part of the path is a file, not a folder",
-    }
-    return reasons.get(exc.errno or 0) or str(exc.strerror or exc)
-
-
-def _file_kind(mode: int) -> str:
-    for test, kind in (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISFIFO, "a named pipe (FIFO)"),
-        (stat.S_ISCHR, "a device"),
-        (stat.S_ISBLK, "a device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return kind
-    return "something that is not a regular file"
-
-
-def read_bytes(path: Path) -> bytes:
-    """The bytes of a scenario file, checked to be a regular file within the size limit before
-    (and while) it is read. Raises ScenarioError naming the file."""
-    name = shown_path(path)
-    problem = file_problem(path)
-    if problem is not None:
-        raise ScenarioError.single("(file)", problem, name)
-    # not blocking: should the path turn into a named pipe after the check, opening it does
-    # not wait for a writer, and it is refused below
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise ScenarioError.single("(file)", os_problem(exc), name) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ScenarioError.single(
-                "(file)", f"expected a scenario file, got {_file_kind(info.st_mode)}", name
-            )
-        _check_size(info.st_size, name)
-        most = limit("MAX_FILE_BYTES", MAX_FILE_BYTES)
-        parts: list[bytes] = []
-        size = 0
-        while True:  # no further than the limit, should the file grow while it is read
-            part = os.read(fd, min(1 << 20, most + 1 - size))
-            if not part:
-                break
-            parts.append(part)
-            size += len(part)
-            if size > most:
-                _check_size(size, name)
-    except OSError as exc:
-        raise ScenarioError.single("(file)", os_problem(exc), name) from None
-    finally:
-        os.close(fd)
-    return b"".join(parts)
-
-
-def shown_path(path: Path | str, most: int = 1000) -> str:
-    """``path`` as text for a message: in full, or its start and end if it is very long; a
-    control character in it is shown as its escape, never sent to the terminal."""
-    text = _UNFIT.sub(lambda found: ascii(found.group())[1:-1], str(path))  # ("\\x00", not NUL)
-    if len(text) <= most:
-        return text
-    return f"{text[: most // 2]}...{text[-most // 2 :]} ({len(text):,} characters)"
-
-
-def _check_size(size: int, name: str) -> None:
-    most = limit("MAX_FILE_BYTES", MAX_FILE_BYTES)
-    if size > most:
-        raise ScenarioError.single(
-            "(file)",
-            f"file is {size:,} bytes; the limit is {most:,} (FINSIM_MAX_FILE_BYTES)",
-            name,
-        )
 
 
 class _Constructing:
@@ -237,26 +121,26 @@ def _too_big(
 ) -> ScenarioError:
     aliases = " once its aliases are expanded" if expanded else ""
     if what == "nodes":
-        most = limit("MAX_NODES", MAX_NODES)
+        most = limit("MAX_NODES")
         message = f"the document holds more than {most:,} values{aliases}" + (
             " (aliases repeated too often?)" if expanded else ""
         )
         message += " (limit: FINSIM_MAX_NODES)"
     elif what == "text":
-        most = limit("MAX_FILE_BYTES", MAX_FILE_BYTES)
+        most = limit("MAX_FILE_BYTES")
         message = f"the document holds more than {most:,} characters of text{aliases}" + (
             " (aliases of long text repeated too often?)" if expanded else ""
         )
         message += " (limit: FINSIM_MAX_FILE_BYTES)"
     else:
-        most = limit("MAX_DEPTH", MAX_DEPTH)
+        most = limit("MAX_DEPTH")
         message = f"values are nested more than {most} deep{aliases} (limit: FINSIM_MAX_DEPTH)"
     return ScenarioError.single("(file)", message, name, line)
 
 
 def parse_yaml(text: str, name: str) -> tuple[Any, dict[PathKey, int]]:
     """Parse YAML text; see :func:`read_yaml`."""
-    if len(text) > limit("MAX_FILE_BYTES", MAX_FILE_BYTES) // 4:  # (a character is 1-4 bytes)
+    if len(text) > limit("MAX_FILE_BYTES") // 4:  # (a character is 1-4 bytes)
         _check_size(len(text.encode("utf-8", "surrogatepass")), name)
     bad = _NOT_ALLOWED.search(text)
     if bad is not None:  # a control character: refused before parsing
@@ -302,7 +186,7 @@ def _parse(text: str, name: str, loader_class: type[Any]) -> tuple[Any, dict[Pat
             )
         lines: dict[PathKey, int] = {}
         problems: list[Problem] = []
-        budget = [limit("MAX_NODES", MAX_NODES)]
+        budget = [limit("MAX_NODES")]
         _walk(loader, node, (), lines, problems, name, budget)
         if problems:
             raise ScenarioError(problems)
@@ -329,9 +213,9 @@ def _measure(text: str, name: str, loader_class: type[Any]) -> None:
     (values, characters of text, depth) is measured once, when its value ends, and counted
     again wherever an alias repeats it: a "billion laughs" is refused without expanding it.
     """
-    most_nodes = limit("MAX_NODES", MAX_NODES)
-    most_depth = limit("MAX_DEPTH", MAX_DEPTH)
-    most_text = limit("MAX_FILE_BYTES", MAX_FILE_BYTES)
+    most_nodes = limit("MAX_NODES")
+    most_depth = limit("MAX_DEPTH")
+    most_text = limit("MAX_FILE_BYTES")
     anchors: dict[str, tuple[int, int, int]] = {}  # expanded (values, characters, depth)
     open_anchors: set[str] = set()  # of the values being read (an alias to one is a cycle)
     # open lists and mappings: [anchor, values and characters before it, deepest level in it]
@@ -511,146 +395,3 @@ def _scalar_problem(node: yaml.Node) -> str:
         return wrong
     digits = _literal_digits(node.value)
     return _long_number(digits, "about ") if digits > MAX_INT_DIGITS else ""
-
-
-# -- what no text or number in a scenario may be -------------------------------------------------
-
-#: Most digits in a whole number: Python's own limit for reading or printing one in decimal
-#: (``sys.get_int_max_str_digits``). Every number a scenario uses is far smaller (FINSIM_MAX_NUMBER).
-MAX_INT_DIGITS = 4300
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-#: Control characters, but tab, line feed and carriage return: C0, DEL and C1.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_UNFIT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def text_problem(text: str) -> str:
-    """What is wrong with a text of the scenario (a name, a description, an id, a key), or ''.
-
-    Half a UTF-16 surrogate pair ("\\ud800") is not a character (and could not be written to
-    a results file). A control character written as an escape ("\\x1b[2J", "\\x07") would act
-    on the terminal that shows the name (clear the screen, set the window's title...) and
-    cannot be written to a spreadsheet; tab and line breaks are allowed.
-    """
-    if _UNFIT.search(text) is None:  # (one search for the usual case: nothing wrong)
-        return ""
-    found = _SURROGATE.search(text)
-    if found is not None:
-        return (
-            f"text holds {ascii(found.group())}, half of a UTF-16 surrogate pair and not a "
-            "character: write the character itself"
-        )
-    found = _CONTROL.search(text)
-    if found is not None:
-        return (
-            f"text holds the control character {ascii(found.group())}, which would act on a "
-            "terminal showing it and cannot be written to a spreadsheet: remove it (tab and "
-            "line breaks are allowed)"
-        )
-    return ""
-
-
-def _literal_digits(value: str) -> int:
-    """At least as many decimal digits as the whole number YAML reads from ``value`` has (the
-    number itself is not built: a base-60 literal of millions of parts takes hours)."""
-    written = value.replace("_", "").lstrip("+-")
-    if ":" in written:  # base 60 (YAML 1.1): each further part multiplies by 60
-        parts = written.split(":")
-        return len(parts[0].lstrip("0")) + math.ceil((len(parts) - 1) * math.log10(60))
-    bits = {"0b": 1, "0x": 4, "0o": 3}.get(written[:2])
-    if bits is None and written.startswith("0") and len(written) > 1:
-        bits, written = 3, "0o" + written[1:]  # (YAML 1.1's octal: 0777)
-    if bits is None:
-        return len(written.lstrip("0"))
-    return math.ceil(len(written[2:].lstrip("0")) * bits * math.log10(2))
-
-
-def _long_number(digits: int, about: str = "") -> str:
-    return (
-        f"a whole number of {about}{digits:,} digits is too long to read: expected at most "
-        f"{MAX_INT_DIGITS:,} digits (and no number a scenario uses is near that size)"
-    )
-
-
-def number_problem(number: int) -> str:
-    """What is wrong with a whole number too long to read or print, or ''."""
-    if number.bit_length() <= MAX_INT_DIGITS * 3:  # (fewer than 904 digits: quick)
-        return ""
-    digits = math.floor(number.bit_length() * math.log10(2)) + 1
-    return _long_number(digits, "about ") if digits > MAX_INT_DIGITS else ""
-
-
-def duplicates_problem(texts: list[str]) -> tuple[int, str] | None:
-    """(where the first repeat is, what is wrong) for a list of names giving one name more than
-    once, or None.
-
-    Every list of text in a scenario names different things (ids, points of delivery, rules,
-    steps, years): a name given twice is a slip, and given 60,000 times it would make finsim
-    apply a rule 60,000 times.
-    """
-    if len(texts) < 2:
-        return None
-    counts = Counter(texts)
-    if len(counts) == len(texts):
-        return None
-    seen: set[str] = set()
-    first = 0
-    for i, text in enumerate(texts):
-        if text in seen:
-            first = i
-            break
-        seen.add(text)
-    repeated = [(text, n) for text, n in counts.items() if n > 1]
-    shown = ", ".join(
-        f"{_shown_value(text)} {'twice' if n == 2 else f'{n:,} times'}" for text, n in repeated[:3]
-    )
-    more = f" and {len(repeated) - 3:,} more" if len(repeated) > 3 else ""
-    return first, f"a list of names gives {shown}{more}: expected each name once"
-
-
-def _shown_value(value: Any, most: int = 60) -> str:
-    """``repr(value)``, shortened to about ``most`` characters."""
-    text = repr(value) if len(str(value)) <= most else repr(str(value)[:most]) + "..."
-    return text
-
-
-def check_data(data: Any, source: str) -> None:
-    """Apply the checks a YAML file's values get (:func:`text_problem`, whole numbers too long
-    to read, names listed twice) to a scenario given as data; raise ScenarioError."""
-    problems: list[Problem] = []
-    seen: set[int] = set()
-    stack: list[tuple[PathKey, Any]] = [((), data)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, dict | list):
-            if id(value) in seen:  # (the same value twice, or inside itself: once is enough)
-                continue
-            seen.add(id(value))
-        wrong = ""
-        if isinstance(value, dict):
-            for key, item in reversed(list(value.items())):
-                bad_key = _value_problem(key)
-                if bad_key:
-                    problems.append(Problem(format_path(path), f"a key: {bad_key}", source))
-                else:
-                    stack.append(((*path, key), item))
-        elif isinstance(value, list):
-            if value and all(type(item) is str for item in value):
-                repeated = duplicates_problem(value)
-                wrong = repeated[1] if repeated is not None else ""
-            stack.extend(((*path, i), item) for i, item in reversed(list(enumerate(value))))
-        else:
-            wrong = _value_problem(value)
-        if wrong:
-            problems.append(Problem(format_path(path), wrong, source))
-    if problems:
-        raise ScenarioError(problems)
-
-
-def _value_problem(value: Any) -> str:
-    if isinstance(value, str):
-        return text_problem(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return number_problem(value)
-    return ""
