@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from finsim import registry
 from finsim.mechanisms import incentives
+from finsim.system import System
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -201,9 +201,7 @@ def test_python_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("MPLBACKEND", "Agg")  # pictures are drawn, never shown
     # a page adds its own mechanisms and schemes to a System of its own (finsim.System),
     # never process-wide: checked after the page
-    registered = (registry.registered_mechanisms(), registry.registered_schemes())
-    if hasattr(incentives, "_SCHEMES"):  # until incentives reads schemes from the System only
-        monkeypatch.setattr(incentives, "_SCHEMES", dict(incentives._SCHEMES))
+    registered = (System.default(), dict(incentives.BUILTIN_SCHEMES))
     before = {p.name for p in ROOT.iterdir()}
     namespace: dict[str, object] = {"__name__": "__main__"}
     shown = f"docs/{_name(page)}"
@@ -224,7 +222,7 @@ def test_python_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch, tmp_path
         f"{shown}: the printed output differs from the ```text block shown after the code at "
         f"{', '.join(stale)}; run `python docs/refresh_outputs.py {shown}` and read the diff"
     )
-    assert (registry.registered_mechanisms(), registry.registered_schemes()) == registered, (
+    assert (System.default(), dict(incentives.BUILTIN_SCHEMES)) == registered, (
         f"{shown} registered a mechanism or scheme process-wide: use System.with_mechanism "
         "or System.with_scheme"
     )

@@ -48,9 +48,10 @@ def economy(
     }
 
 
-def payments(doc: dict, org: str = "a", replications: int = 1) -> np.ndarray:
+def payments(doc: dict, org: str = "a", replications: int = 1, system=None) -> np.ndarray:
     """Quarterly incentive payments to ``org`` (replication 0), from the journal."""
-    res = finsim.run(finsim.Scenario.from_dict(doc), replications=replications, keep_journal=True)
+    scenario = finsim.Scenario.from_dict(doc, system=system)
+    res = finsim.run(scenario, replications=replications, keep_journal=True)
     j = res.journal
     j = j[(j["target"] == org) & (j["category"] == "incentive_payment") & (j["replication"] == 0)]
     by_month = j.groupby("posted_month")["amount"].sum()
@@ -182,15 +183,12 @@ def test_ics_it_is_the_risk_that_turns_them_away():
     assert _systems_accepting("fully_system", risk_aversion=0.0) == 10
 
 
-def test_a_user_can_write_and_register_a_new_scheme(monkeypatch):
-    """A scheme class registered by name replaces the quarterly rule without engine changes."""
-    from finsim.mechanisms import incentives
-    from finsim.mechanisms.incentives import IncentiveScheme, register_scheme
+def test_a_user_can_write_a_new_scheme_and_add_it_to_a_system():
+    """A scheme class added to a System by name replaces the quarterly rule without engine
+    changes; the removed process-wide register_scheme says to do that."""
+    from finsim.mechanisms.incentives import IncentiveScheme, register_scheme, schemes
+    from finsim.system import System
 
-    # the registration must not outlive this test
-    monkeypatch.setattr(incentives, "_SCHEMES", dict(incentives._SCHEMES))
-
-    @register_scheme
     class YearEndOnly(IncentiveScheme):
         """Everything at Q4, on the year's finance test alone."""
 
@@ -199,10 +197,19 @@ def test_a_user_can_write_and_register_a_new_scheme(monkeypatch):
         def quarter(self, ctx, q, allocation, own_pass, system_pass, performance_pass):
             return allocation * own_pass if q == 4 else 0.0 * allocation
 
-    assert np.allclose(payments(economy(ct_a=1.0, scheme="year_end_only")), [0.0, 0.0, 0.0, 10.0])
-    assert np.allclose(payments(economy(ct_a=2.5, scheme="year_end_only")), 0.0)
+    with pytest.raises(TypeError, match=r"System.default\(\).with_scheme"):
+        register_scheme(YearEndOnly)
+    assert "year_end_only" not in schemes()
+    system = System.default().with_scheme(YearEndOnly)
+
+    def paid(**kwargs):
+        doc = economy(scheme="year_end_only", **kwargs)
+        return payments(doc, system=system)
+
+    assert np.allclose(paid(ct_a=1.0), [0.0, 0.0, 0.0, 10.0])
+    assert np.allclose(paid(ct_a=2.5), 0.0)
     with pytest.raises(finsim.ScenarioError, match="unknown scheme 'year_end_onl'"):
-        finsim.Scenario.from_dict(economy(scheme="year_end_onl"))
+        finsim.Scenario.from_dict(economy(scheme="year_end_onl"), system=system)
 
 
 @pytest.mark.parametrize("unearned", [["bonus"], ["bonus", "general_distribution"]])

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import finsim
-from finsim.mechanisms.base import Context, Mechanism
-from finsim.registry import unregister_mechanism
+from finsim.ledger import Category
+from finsim.mechanisms.base import Context, Driver, Mechanism
 from finsim.scenario.models import StrictModel
 
 EXAMPLE = "examples/two_systems.yaml"
@@ -111,14 +111,87 @@ def test_without_registration_the_section_is_unknown(levy):
     assert info.value.problems[0].path == "levy"
 
 
-def test_register_mechanism_still_adds_to_the_default_system():
-    """The deprecated process-wide registration still works, and is undone."""
-    finsim.register_mechanism(Levy)
-    try:
-        assert finsim.System.default().mechanisms["levy"] is Levy
-        base = finsim.load_scenario(EXAMPLE).to_data()
-        base["levy"] = {"rate": 0.01}
-        assert finsim.Scenario.from_dict(base).model.levy.rate == 0.01
-    finally:
-        unregister_mechanism("levy")
+def test_register_mechanism_is_removed_and_says_what_to_use():
+    """Registering never changes a process-wide table: the removed function says to use a
+    System, and the default System is unchanged."""
+    with pytest.raises(TypeError, match=r"System.default\(\).with_mechanism"):
+        finsim.register_mechanism(Levy)
     assert "levy" not in finsim.System.default().mechanisms
+
+
+class GiftConfig(StrictModel):
+    amount: float
+
+
+class Gift(Mechanism):
+    """The centre gives every provider a gift each March: a flow category and a waterfall driver
+    of its own, declared here and nowhere else."""
+
+    section = "gift"
+    Config = GiftConfig
+    categories = (Category("gift", "a gift from the centre to a provider"),)
+    drivers = (Driver("gifts", 55, ("gift",)),)
+
+    def __init__(self, config: GiftConfig, ctx: Context) -> None:
+        super().__init__(config, ctx)
+        self.providers = ctx.economy.of_type("provider")
+        self.centre = ctx.economy.index("nhse")
+
+    def phases(self):
+        return {"year_end": self.give}
+
+    def give(self, ctx: Context) -> None:
+        amount = np.full((ctx.R, self.providers.size), self.config.amount)
+        ctx.ledger.post(self.centre, self.providers, amount, self.category, "non_recurrent")
+
+    category = "gift"
+
+
+class Undeclared(Gift):
+    """Posts a category it does not declare."""
+
+    section = "undeclared"
+    categories = ()
+    drivers = ()
+    category = "present"
+
+
+def test_a_plug_in_posts_its_own_declared_category_and_draws_its_driver():
+    """A category a plug-in declares is accepted by the ledger and appears in the flows, after
+    the built-ins (whose codes do not move); its driver is drawn where its rank puts it."""
+    from finsim.charts import bridge
+    from finsim.charts.bridges import DRIVERS
+    from finsim.ledger import CATEGORIES
+
+    system = finsim.System.default().with_mechanism(Gift)
+    base = finsim.load_scenario(EXAMPLE).to_data()
+    base["gift"] = {"amount": 2.0}
+    res = finsim.run(finsim.Scenario.from_dict(base, system=system), replications=2, seed=1)
+    assert res.categories == (*CATEGORIES, "gift")
+    gifts = res.flows[res.flows["category"] == "gift"]
+    assert {"north_acute", "south_acute"} <= set(gifts["target"])
+    assert np.allclose(gifts["amount"], 2.0)
+    table = bridge(res, "north_acute", fy=str(gifts["fy"].iloc[0]))
+    steps = list(table["step"])
+    assert steps[1:-1] == [*DRIVERS[:5], "gifts", *DRIVERS[5:]]
+    assert table.set_index("step").loc["gifts", "amount"] == pytest.approx(2.0)
+    plain = finsim.run(finsim.load_scenario(EXAMPLE), replications=2, seed=1)
+    assert plain.categories == CATEGORIES
+
+
+def test_an_undeclared_category_is_an_error_naming_it():
+    """A category no mechanism of the run declares is refused, by name."""
+    system = finsim.System.default().with_mechanism(Undeclared)
+    base = finsim.load_scenario(EXAMPLE).to_data()
+    base["undeclared"] = {"amount": 2.0}
+    with pytest.raises(ValueError, match="flow category 'present' is declared by no mechanism"):
+        finsim.run(finsim.Scenario.from_dict(base, system=system), replications=2, seed=1)
+
+
+def test_the_built_in_mechanisms_declare_every_built_in_category():
+    """The built-in categories are the ledger's core ones and those the built-ins declare."""
+    from finsim.ledger import CATEGORIES, CORE_CATEGORIES
+    from finsim.system import BUILTIN_MECHANISMS
+
+    declared = {c.name for cls in BUILTIN_MECHANISMS for c in cls.categories}
+    assert declared | {c.name for c in CORE_CATEGORIES} == set(CATEGORIES)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from finsim._version import __version__
 from finsim.errors import Problem, ScenarioError
-from finsim.registry import register_mechanism
+from finsim.registry import register_mechanism  # noqa: F401  (removed: raises TypeError)
 from finsim.scenario import Scenario, load_scenario, loads_scenario
 
 if TYPE_CHECKING:
@@ -91,7 +91,6 @@ __all__ = [
     "__version__",
     "load_scenario",
     "loads_scenario",
-    "register_mechanism",
     "run",
     "stress",
     "StressResults",

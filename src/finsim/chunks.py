@@ -184,13 +184,13 @@ def _total_names() -> frozenset[str]:
 
 def _check_codes(folder: Path, keys: pd.DataFrame, layout: ChunkLayout | None) -> None:
     """Every flow key is an integer code in its range (the run's years and accounts)."""
-    from finsim.ledger import CATEGORIES, KINDS, RECURRENCE
+    from finsim.ledger import KINDS, MAX_CATEGORIES, RECURRENCE
 
     sizes: dict[str, int | None] = {
         "fy": layout.years if layout else None,
         "source": layout.accounts if layout else None,
         "target": layout.accounts if layout else None,
-        "category": len(CATEGORIES),
+        "category": MAX_CATEGORIES,
         "recurrence": len(RECURRENCE),
         "kind": len(KINDS),
     }

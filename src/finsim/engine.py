@@ -21,7 +21,7 @@ import numpy as np
 import simpy
 
 from finsim.economy import Economy
-from finsim.ledger import Ledger
+from finsim.ledger import CATEGORIES, Ledger, vocabulary
 from finsim.logs import EventLog, TableLog, journal_frame
 from finsim.mechanisms.base import PHASES, Context, Mechanism
 from finsim.random import Streams
@@ -88,8 +88,13 @@ class Engine:
         R = self.replications.size
         self.env = simpy.Environment()
         self.options = options
+        system = getattr(scenario, "system", None)
         self.ledger = Ledger(
-            self.economy.calendar, self.economy.n_accounts, R, options.keep_journal
+            self.economy.calendar,
+            self.economy.n_accounts,
+            R,
+            options.keep_journal,
+            categories=CATEGORIES if system is None else vocabulary(system.mechanisms.values()),
         )
         self.monthly = (
             np.zeros((R, self.economy.calendar.n_months, self.economy.n_accounts))

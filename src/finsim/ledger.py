@@ -2,7 +2,8 @@
 
 A *posting* moves an amount per replication from a source account to a target
 account. It carries the financial year whose accounts it belongs to, the month
-it happened, a ``category`` from one fixed vocabulary, a ``recurrence``
+it happened, a ``category`` from the run's vocabulary (:func:`vocabulary`: the built-in
+categories, then those the System's plug-in mechanisms declare), a ``recurrence``
 (recurrent money changes the recipient's baseline and carries into next year;
 non-recurrent money is one-off) and a ``kind`` (revenue or capital, which are
 separate limits).
@@ -25,7 +26,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,7 +36,16 @@ from scipy import sparse
 
 from finsim.calendar import Calendar
 
-#: The category vocabulary of ``flows.category``.
+
+class Category(NamedTuple):
+    """A flow category a mechanism posts (``Mechanism.categories``): its name and meaning."""
+
+    name: str
+    meaning: str
+
+
+#: The built-in categories of ``flows.category``, by integer code (codes never change; a
+#: plug-in's declared categories are numbered after them: see :func:`vocabulary`).
 CATEGORIES = (
     "funding",  # treasury -> centre
     "allocation",  # centre (or region) -> commissioner
@@ -59,7 +71,36 @@ CATEGORIES = (
 RECURRENCE = ("recurrent", "non_recurrent")
 KINDS = ("revenue", "capital")
 
-_C, _N_REC, _N_KIND = len(CATEGORIES), len(RECURRENCE), len(KINDS)
+#: The categories of the ledger itself, posted by more than one mechanism (every other
+#: category is declared by the mechanism that posts it, in ``Mechanism.categories``).
+CORE_CATEGORIES = (
+    Category("funding", "treasury to the centre"),
+    Category("allocation", "centre (or region) to a commissioner"),
+    Category("capital_allocation", "capital limits allocated"),
+    Category("operating_cost", "a body's own costs, to external: staff, suppliers"),
+    Category("other_income", "external to a provider or commissioner"),
+)
+
+#: The most categories a run may have (the integer codes' range): the built-ins and up to
+#: 44 declared by plug-ins.
+MAX_CATEGORIES = 64
+
+_C, _N_REC, _N_KIND = MAX_CATEGORIES, len(RECURRENCE), len(KINDS)
+
+
+def vocabulary(mechanisms: Iterable[type]) -> tuple[str, ...]:
+    """The category names a run with these mechanism classes posts, by integer code: the
+    built-in :data:`CATEGORIES` (their codes never change), then each name a mechanism declares
+    in ``categories`` that is not among them, in the order the mechanisms come."""
+    names = list(CATEGORIES)
+    for cls in mechanisms:
+        for category in getattr(cls, "categories", ()):
+            name = category.name if isinstance(category, Category) else str(category)
+            if name not in names:
+                names.append(name)
+    if len(names) > MAX_CATEGORIES:
+        raise ValueError(f"a run may have at most {MAX_CATEGORIES} flow categories, got {names}")
+    return tuple(names)
 
 
 class ConservationError(RuntimeError):
@@ -208,9 +249,17 @@ class Ledger:
     """Double-entry postings between accounts, vectorised over R replications."""
 
     def __init__(
-        self, calendar: Calendar, n_accounts: int, replications: int, keep_journal: bool = False
+        self,
+        calendar: Calendar,
+        n_accounts: int,
+        replications: int,
+        keep_journal: bool = False,
+        categories: tuple[str, ...] = CATEGORIES,
     ) -> None:
         self.calendar = calendar
+        #: The category names postable, by integer code (:func:`vocabulary`).
+        self.categories = categories
+        self._category_code = {name: code for code, name in enumerate(categories)}
         self.A = n_accounts
         self.R = replications
         self.now = 0  # clock tick, set by the engine
@@ -259,14 +308,21 @@ class Ledger:
         # one sum finds any inf or nan (and a sum past 1e308 GBP m is no less an error)
         if not np.isfinite(np.sum(amt)):
             raise ConservationError(f"a non-finite amount was posted as '{category}'")
+        cat = self._category_code.get(category)
+        if cat is None:
+            raise ValueError(
+                f"unknown posting label: flow category {category!r} is declared by no mechanism "
+                "of the run "
+                "(a mechanism lists the categories it posts in its 'categories'); categories "
+                f"are {self.categories}"
+            )
         try:
-            cat = CATEGORIES.index(category)
             rec = RECURRENCE.index(recurrence)
             knd = KINDS.index(kind)
         except ValueError:
             raise ValueError(
                 f"unknown posting label ({category!r}, {recurrence!r}, {kind!r}); categories are "
-                f"{CATEGORIES}, recurrence {RECURRENCE}, kind {KINDS}"
+                f"{self.categories}, recurrence {RECURRENCE}, kind {KINDS}"
             ) from None
         now_fy, _ = self.calendar.split(self.now)
         booked = now_fy if fy is None else fy

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from finsim.calendar import fy_label
-from finsim.ledger import CATEGORIES, KINDS, RECURRENCE
+from finsim.ledger import KINDS, RECURRENCE
 
 if TYPE_CHECKING:
     from finsim.economy import Economy
@@ -250,7 +250,7 @@ def journal_frame(ledger: Ledger, economy: Economy, replications: np.ndarray) ->
                     "posted_month": e.tick % 12 + 1,
                     "source": ids[e.source[j]],
                     "target": ids[e.target[j]],
-                    "category": CATEGORIES[e.category],
+                    "category": ledger.categories[e.category],
                     "recurrence": RECURRENCE[e.recurrence],
                     "kind": KINDS[e.kind],
                     "prior_year": e.prior_year,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from finsim.economy import ORG_TYPES, Economy
 from finsim.engine import ChunkOutput
-from finsim.ledger import CATEGORIES, KINDS, RECURRENCE
+from finsim.ledger import KINDS, MAX_CATEGORIES, RECURRENCE
 from finsim.positions import SUBSIDY_CATEGORIES
 
 
@@ -21,7 +21,7 @@ def _encode(keys: pd.DataFrame, n_accounts: int) -> np.ndarray:
     for column, size in (
         ("source", n_accounts),
         ("target", n_accounts),
-        ("category", len(CATEGORIES)),
+        ("category", MAX_CATEGORIES),
         ("recurrence", len(RECURRENCE)),
         ("kind", len(KINDS)),
     ):

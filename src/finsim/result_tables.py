@@ -12,7 +12,7 @@ import pandas as pd
 from finsim.calendar import fy_label
 from finsim.economy import ORG_TYPES
 from finsim.errors import ResultsError
-from finsim.ledger import CATEGORIES, KINDS, RECURRENCE
+from finsim.ledger import KINDS, RECURRENCE
 from finsim.positions import SUBSIDY_CATEGORIES
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def flows_frame(results: Results) -> pd.DataFrame:
             "fy": fy_labels[results._key("fy")[k]],
             "source": ids[results._key("source")[k]],
             "target": ids[results._key("target")[k]],
-            "category": np.array(CATEGORIES, dtype=object)[results._key("category")[k]],
+            "category": np.array(results.categories, dtype=object)[results._key("category")[k]],
             "recurrence": np.array(RECURRENCE, dtype=object)[results._key("recurrence")[k]],
             "kind": np.array(KINDS, dtype=object)[results._key("kind")[k]],
             "amount": results._amounts[r, k],

@@ -32,6 +32,7 @@ import pandas as pd
 from finsim.economy import Economy
 from finsim.engine import ChunkOutput
 from finsim.errors import ResultsError
+from finsim.ledger import CATEGORIES, vocabulary
 from finsim.result_arrays import merge_chunks, position_arrays
 from finsim.result_tables import (
     _met,
@@ -74,7 +75,15 @@ class Results:
         need: Sequence[tuple[str, float, float]] = (),
         summarised: SummaryAccumulator | None = None,
         tables_kept: bool | None = None,
+        system: Any = None,
     ) -> None:
+        #: The :class:`finsim.system.System` the scenario ran with (None if not known): the
+        #: bridge from plan to outturn asks its mechanisms for their drivers.
+        self.system = system
+        #: The flow category names by integer code (:func:`finsim.ledger.vocabulary`).
+        self.categories: tuple[str, ...] = (
+            CATEGORIES if system is None else vocabulary(system.mechanisms.values())
+        )
         self._need = list(need)  # (commissioner, weighted population, population)
         # a run too large to keep every replication's positions arrives summarised
         self._summarised = summarised

@@ -96,7 +96,14 @@ def simulate_pilot(scenario: Scenario, replications: np.ndarray, seed: int) -> A
     import the engine)."""
     chunk = run_chunk(scenario, replications, seed)
     economy = Economy.from_scenario(scenario)
-    results = Results(economy, [chunk], scenario_name="pilot", variant="pilot", seed=seed)
+    results = Results(
+        economy,
+        [chunk],
+        scenario_name="pilot",
+        variant="pilot",
+        seed=seed,
+        system=getattr(scenario, "system", None),
+    )
     return results._position_arrays
 
 
@@ -238,6 +245,7 @@ def run(
         need=need_measures(scenario),
         summarised=summarised,
         tables_kept=options.keep_tables,
+        system=getattr(scenario, "system", None),
     )
 
 

@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
-from finsim import _registered
 from finsim.mechanisms.activity import Activity
 from finsim.mechanisms.allocations import Allocations
 from finsim.mechanisms.capital import Capital
@@ -124,15 +123,8 @@ class System:
 
     @classmethod
     def default(cls) -> System:
-        """The built-ins, every plug-in of the ``finsim.plugins`` entry points, and (deprecated)
-        whatever :func:`finsim.register_mechanism` added in this process."""
-        system = _with_entry_points(cls.builtin())
-        for mechanism in list(_registered.MECHANISMS.values()):
-            if system._mechanisms.get(_section_of(mechanism)) is not mechanism:
-                system = system.with_mechanism(mechanism)
-        for scheme in list(_registered.SCHEMES.values()):
-            system = system.with_scheme(scheme)
-        return _interned(tuple(system._mechanisms.values()), tuple(system._schemes.items()))
+        """The built-ins and every plug-in of the ``finsim.plugins`` entry points."""
+        return _with_entry_points(cls.builtin())
 
     def with_mechanism(self, cls: type[Mechanism]) -> System:
         """A new System with ``cls`` owning its ``section`` (replacing a class that owned it)."""

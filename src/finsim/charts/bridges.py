@@ -28,14 +28,19 @@ from finsim.charts.style import (
     _titles,
 )
 from finsim.errors import ResultsError
+from finsim.mechanisms.base import BridgeView
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from matplotlib.figure import Figure
 
+    from finsim.mechanisms.base import Mechanism
     from finsim.results import Results
 
 
-#: The waterfall's drivers, in the order drawn (see :func:`bridge`).
+#: The built-in mechanisms' waterfall drivers, in the order drawn (see :func:`bridge`; each
+#: mechanism declares its own: ``Mechanism.drivers``).
 DRIVERS = (
     "activity",
     "tariff & coding",
@@ -45,6 +50,46 @@ DRIVERS = (
     "interventions",
     "other",
 )
+
+
+def _mechanisms(results: Results) -> list[type[Mechanism]]:
+    """The mechanism classes of the run's System (the default System's if not known)."""
+    system = getattr(results, "system", None)
+    if system is None:
+        from finsim.system import System
+
+        system = System.default()
+    return list(system.mechanisms.values())
+
+
+def driver_amounts(mechanisms: Iterable[type[Mechanism]], view: BridgeView) -> dict[str, float]:
+    """Each driver's amount, in the order drawn: what the mechanisms declare
+    (``Mechanism.drivers``: the net receipt of its flow categories, each category counted in
+    the first driver declaring it) plus what their :meth:`~finsim.mechanisms.base.Mechanism.waterfall`
+    measures from their tables. Drivers are ordered by rank, then as first declared."""
+    classes = list(mechanisms)
+    ranks: dict[str, int] = {}
+    categories: dict[str, list[str]] = {}
+    declared = [d for cls in classes for d in cls.drivers]
+    for driver in sorted(declared, key=lambda d: d.rank):
+        ranks[driver.name] = min(ranks.get(driver.name, driver.rank), driver.rank)
+        categories.setdefault(driver.name, [])
+    counted: set[str] = set()
+    for driver in sorted(declared, key=lambda d: d.rank):
+        for category in driver.categories:
+            if category not in counted:
+                counted.add(category)
+                categories[driver.name].append(category)
+    amounts = {name: view.received(*categories[name]) for name in ranks}
+    for cls in classes:
+        for name, amount in cls.waterfall(view).items():
+            if name not in amounts:
+                raise ValueError(
+                    f"{cls.__name__}.waterfall measured driver {name!r}, which no mechanism "
+                    "declares in its 'drivers'"
+                )
+            amounts[name] += amount
+    return amounts
 
 
 def bridge(
@@ -72,6 +117,11 @@ def bridge(
       bodies find to meet an accepted control total);
     * *other*: risk shares, re-allocations, teaching uplifts, capital-to-revenue swaps and
       CQUIN not earned.
+
+    Each driver is declared by the mechanisms of the run's System (``Mechanism.drivers``,
+    :meth:`~finsim.mechanisms.base.Mechanism.waterfall`): a plug-in's own drivers are drawn
+    among these, where its ``rank`` puts them; a flow category no driver measures stays in
+    the plan.
 
     The **plan** is the position had contracts been paid at their plan value with full CQUIN,
     savings been delivered in full, and none of the other drivers happened; everything else
@@ -106,7 +156,7 @@ def bridge(
             + " and ".join(f"{n:,}" for _, _, n in missing)
             + " replications)"
         )
-    ids = set(np.array(results.economy.ids, dtype=object)[accounts])
+    ids = frozenset(np.array(results.economy.ids, dtype=object)[accounts])
     R = results.replications
     flows = results.flows  # a ResultsError saying how to keep them, if not kept
     if replication is not None:
@@ -121,62 +171,17 @@ def bridge(
     signed = flows["amount"] * side
     net = signed.groupby(flows["category"]).sum() / R
     outturn = float(net.sum())
-
-    def received(*categories: str) -> float:
-        return float(sum(net.get(c, 0.0) for c in categories))
-
-    nonrecurrent = (flows["category"] == "operating_cost") & (
-        flows["recurrence"] == "non_recurrent"
+    view = BridgeView(
+        ids=ids,
+        fy=fy,
+        R=R,
+        flows=flows,
+        signed=signed,
+        net=net,
+        table_names=frozenset(results.table_names),
+        read_table=lambda name: _table(results, name, fy, replication),
     )
-    cost_cuts = float(signed[nonrecurrent].sum()) / R  # positive: costs cut
-    activity = tariff = withheld = cquin = 0.0
-    contracts = _table(results, "contracts", fy, replication)
-    for category, name in (("contract_payment", "contracts"), ("cquin", "cquin")):
-        if name not in results.table_names and (flows["category"] == category).any():
-            raise ResultsError(
-                f"this run has {category} flows in {fy} but no '{name}' table, which the "
-                "bridge from plan to outturn needs: run with keep_tables=True "
-                "(finsim run --keep-tables)"
-            )
-    if contracts is not None and len(contracts):
-        side_c = contracts["org"].isin(ids).astype(float) - contracts["commissioner"].isin(
-            ids
-        ).astype(float)
-        due, planned = contracts["due"], contracts["plan_value"]
-        # the case mix the commissioner accepts is priced into the plan; without that
-        # column (older tables) it is taken as 1, as it is until a dispute moves it
-        accepted = contracts.get("accepted_case_mix", 1.0)
-        coding = np.where(due == planned, 0.0, due * (1.0 - accepted / contracts["case_mix"]))
-        tariff = float((side_c * coding).sum()) / R
-        activity = float((side_c * (due - planned)).sum()) / R - tariff
-        withheld = float((side_c * contracts["withheld"]).sum()) / R
-        table = _table(results, "cquin", fy, replication)
-        if table is not None and len(table):
-            commissioner = contracts.drop_duplicates("contract").set_index("contract")[
-                "commissioner"
-            ]
-            side_q = table["org"].isin(ids).astype(float) - table["contract"].map(
-                commissioner
-            ).isin(ids).astype(float)
-            cquin = float((side_q * (table["earned"] - table["at_stake"])).sum()) / R
-    shortfall = one_off = 0.0
-    savings = _table(results, "savings", fy, replication)
-    if savings is not None and len(savings):
-        mine = savings[savings["org"].isin(ids)]
-        shortfall = float(mine["shortfall"].sum()) / R
-        one_off = float((mine["delivered"] - mine["recurrent"]).sum()) / R
-    drivers = {
-        "activity": activity,
-        "tariff & coding": tariff,
-        "savings shortfall": 0.0 - shortfall,
-        "disputes": -withheld + received("dispute_settlement", "dispute_costs"),
-        "incentive funding": received(
-            "incentive_payment", "incentive_bonus", "general_distribution"
-        ),
-        "interventions": received("top_slice", "savings") + cost_cuts - one_off,
-        "other": received("risk_share", "reallocation", "teaching_uplift", "capital_to_revenue")
-        + cquin,
-    }
+    drivers = driver_amounts(_mechanisms(results), view)
     plan = outturn - sum(drivers.values())
     frame = pd.DataFrame(
         {

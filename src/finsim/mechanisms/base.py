@@ -35,6 +35,13 @@ The engine creates one instance per chunk of replications, after validating
 the file: ``__init__`` receives the validated section and the context, and
 builds whatever static arrays it needs and its ``(R, ...)`` state.
 
+A mechanism also owns its domain in the results: ``categories`` lists the flow categories it
+posts (:class:`finsim.ledger.Category`: name, meaning; a plug-in's own category is accepted by
+the ledger once declared, an undeclared one is an error naming it), and ``drivers`` and
+:meth:`Mechanism.waterfall` what it contributes to the bridge from plan to outturn
+(:func:`finsim.charts.bridge`): a :class:`Driver` names a bar, where it is drawn, and the flow
+categories whose net receipt it is; ``waterfall`` adds amounts measured from its tables.
+
 Mechanisms share arrays only through ``ctx.state``, under names each declares: ``provides``
 (:class:`finsim.state.Slot`: name, shape, meaning) for what it writes, ``requires`` for what
 it reads (a name, ``optional(name)`` or ``later(name)``). The engine derives from them the
@@ -45,14 +52,18 @@ a provider first; ties keep the ``order`` attribute.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from finsim.errors import ResultsError
+from finsim.ledger import Category
 from finsim.state import Need, SharedState, Slot
 from finsim.state import order as acting_order
 
 if TYPE_CHECKING:
+    import pandas as pd
     import simpy
 
     from finsim.economy import Economy
@@ -164,6 +175,63 @@ class Context:
         return self._phase_events[key]
 
 
+class Driver(NamedTuple):
+    """A bar of the bridge from plan to outturn a mechanism contributes to.
+
+    ``rank`` is where it is drawn, lower first (the built-ins: activity 10, tariff & coding 20,
+    savings shortfall 30, disputes 40, incentive funding 50, interventions 60, other last at
+    1000); ``categories`` are the flow categories whose net receipt (revenue, the year's,
+    from the selection's side) is part of it. A category counts in one driver only: the first
+    declaring it, by rank then mechanism order.
+    """
+
+    name: str
+    rank: int = 500
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BridgeView:
+    """What :meth:`Mechanism.waterfall` sees: one year of a run from the side of a selection of
+    bodies (a body, system, region or England), for one replication or the mean over them."""
+
+    #: The account ids of the selection (money between two of them cancels).
+    ids: frozenset[str]
+    #: The financial year ("2024/25").
+    fy: str
+    #: The number of replications amounts are averaged over.
+    R: int
+    #: The year's revenue flows (a ``flows`` frame, filtered).
+    flows: pd.DataFrame
+    #: ``flows["amount"]`` signed from the selection's side: received positive, paid negative.
+    signed: pd.Series
+    #: Net receipt by flow category, mean per replication.
+    net: pd.Series
+    #: The names of the run's tables (``Results.table_names``).
+    table_names: frozenset[str]
+    #: The year's rows of a mechanism table by name (None if the run has none).
+    read_table: Callable[[str], pd.DataFrame | None]
+
+    def received(self, *categories: str) -> float:
+        """Net receipt of the selection in these flow categories, mean per replication."""
+        return float(sum(self.net.get(c, 0.0) for c in categories))
+
+    def table(self, name: str, needed_for: str | None = None) -> pd.DataFrame | None:
+        """The year's rows of the mechanism table ``name``; if the run has flows of category
+        ``needed_for`` but no such table, a :class:`~finsim.errors.ResultsError`."""
+        if (
+            needed_for is not None
+            and name not in self.table_names
+            and (self.flows["category"] == needed_for).any()
+        ):
+            raise ResultsError(
+                f"this run has {needed_for} flows in {self.fy} but no '{name}' table, which the "
+                "bridge from plan to outturn needs: run with keep_tables=True "
+                "(finsim run --keep-tables)"
+            )
+        return self.read_table(name)
+
+
 class Mechanism:
     """Base class of all mechanisms; see the module docstring."""
 
@@ -178,6 +246,17 @@ class Mechanism:
     provides: ClassVar[tuple[Slot, ...]] = ()
     #: The ``ctx.state`` names it reads: a name, ``optional(name)`` or ``later(name)``.
     requires: ClassVar[tuple[str | Need, ...]] = ()
+    #: The flow categories it posts, besides the ledger's core ones
+    #: (:data:`finsim.ledger.CORE_CATEGORIES`): the ledger accepts these.
+    categories: ClassVar[tuple[Category, ...]] = ()
+    #: Its bars of the bridge from plan to outturn, with the flow categories each measures.
+    drivers: ClassVar[tuple[Driver, ...]] = ()
+
+    @classmethod
+    def waterfall(cls, view: BridgeView) -> Mapping[str, float]:
+        """Amounts (GBP m, mean per replication) it adds to its drivers from its tables, by
+        driver name; the flow categories of :attr:`drivers` are measured without it."""
+        return {}
 
     def __init__(self, config: Any, ctx: Context) -> None:
         self.config = config

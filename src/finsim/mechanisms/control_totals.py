@@ -45,6 +45,7 @@ from pydantic import Field, model_validator
 
 from finsim.distributions import share
 from finsim.economy import EXTERNAL, ORG_TYPES, Economy
+from finsim.ledger import Category
 from finsim.mechanisms.base import Context, Mechanism
 from finsim.scenario.models import FYLabel, Id, StrictModel
 from finsim.scenario.params import SignedMoneyByYear
@@ -173,6 +174,11 @@ class ControlTotals(Mechanism):
 
     section = "control_totals"
     order = 65
+    categories = (
+        Category("incentive_payment", "a quarter's incentive payment"),
+        Category("incentive_bonus", "a year-end bonus from unearned incentive money"),
+        Category("general_distribution", "unearned incentive money shared at year end"),
+    )
     Config = ControlTotalsConfig
     config: ControlTotalsConfig
     provides = (

@@ -22,7 +22,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from finsim.distributions import share
-from finsim.mechanisms.base import Context, Mechanism
+from finsim.ledger import Category
+from finsim.mechanisms.base import BridgeView, Context, Driver, Mechanism
 from finsim.scenario.models import StrictModel
 from finsim.scenario.params import ShareByYear
 from finsim.scenario.units import SHARE, Share
@@ -70,6 +71,22 @@ class Cquin(Mechanism):
 
     section = "cquin"
     order = 50
+    categories = (Category("cquin", "CQUIN earned, commissioner to provider"),)
+    drivers = (Driver("other", 1000),)
+
+    @classmethod
+    def waterfall(cls, view: BridgeView) -> Mapping[str, float]:
+        """*other*: CQUIN not earned (earned less at stake), from the provider's side."""
+        contracts = view.table("contracts", needed_for="contract_payment")
+        table = view.table("cquin", needed_for="cquin")
+        if contracts is None or not len(contracts) or table is None or not len(table):
+            return {}
+        commissioner = contracts.drop_duplicates("contract").set_index("contract")["commissioner"]
+        side_q = table["org"].isin(view.ids).astype(float) - table["contract"].map(
+            commissioner
+        ).isin(view.ids).astype(float)
+        return {"other": float((side_q * (table["earned"] - table["at_stake"])).sum()) / view.R}
+
     Config = CquinConfig
     config: CquinConfig
     # a cquin section needs a contracts section (check): the contracts act first

@@ -37,7 +37,8 @@ import numpy as np
 from pydantic import Field
 
 from finsim.economy import EXTERNAL
-from finsim.mechanisms.base import Context, Mechanism
+from finsim.ledger import Category
+from finsim.mechanisms.base import Context, Driver, Mechanism
 from finsim.scenario.models import Money, StrictModel
 from finsim.scenario.units import MONTH, WHOLE, Share
 from finsim.state import Slot, later
@@ -103,6 +104,11 @@ class Disputes(Mechanism):
 
     section = "disputes"
     order = 60
+    categories = (
+        Category("dispute_settlement", "a settled dispute paid between the parties"),
+        Category("dispute_costs", "dispute fees, to external"),
+    )
+    drivers = (Driver("disputes", 40, ("dispute_settlement", "dispute_costs")),)
     Config = DisputesConfig
     config: DisputesConfig
     provides = (

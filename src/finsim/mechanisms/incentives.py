@@ -25,8 +25,8 @@ The fund is funded from the treasury each year (``funding``, non-recurrent);
 payments are ``incentive_payment``, ``incentive_bonus`` and
 ``general_distribution`` (non-recurrent). How a quarter's payment or the year
 end is worked out is an :class:`IncentiveScheme`; write your own by
-subclassing it and adding it to a System (``System.default().with_scheme(cls)``;
-:func:`register_scheme` still works, process-wide), then name it in the
+subclassing it and adding it to a System (``System.default().with_scheme(cls)``),
+then name it in the
 scenario's ``scheme:``. No engine code changes. A scheme's
 :meth:`~IncentiveScheme.expected_payment` is what bodies deciding whether to
 accept their control totals expect to earn (:mod:`finsim.decisions`).
@@ -35,14 +35,15 @@ accept their control totals expect to earn (:mod:`finsim.decisions`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from finsim.economy import TREASURY, Economy
 from finsim.errors import did_you_mean
-from finsim.mechanisms.base import Context, Mechanism
+from finsim.ledger import Category
+from finsim.mechanisms.base import Context, Driver, Mechanism
 from finsim.numeric import row_sum
 from finsim.scenario.models import Money, StrictModel
 from finsim.scenario.params import MoneyByYear, RateByYear, ShareByYear
@@ -216,27 +217,22 @@ def _capped(wanted: np.ndarray, pool: np.ndarray) -> np.ndarray:
 #: The incentive schemes finsim has, by name.
 BUILTIN_SCHEMES: dict[str, type[IncentiveScheme]] = {"sustainability_fund": IncentiveScheme}
 
-# what the deprecated register_scheme added, for a run without a System
-_SCHEMES: dict[str, type[IncentiveScheme]] = dict(BUILTIN_SCHEMES)
 
-
-def register_scheme(cls: type[IncentiveScheme]) -> type[IncentiveScheme]:
-    """Register an incentive scheme class under its ``name``, process-wide (a decorator).
-
-    Deprecated: prefer ``System.default().with_scheme(cls)``. A scheme registered here is
-    found by every scenario's incentives in this process, whatever its System (a process or
-    Dask worker started before the call does not see it; a System does).
-    """
-    _SCHEMES[cls.name] = cls
-    return cls
+def register_scheme(cls: type[IncentiveScheme]) -> NoReturn:
+    """Removed: raises :class:`TypeError`; use ``finsim.System.default().with_scheme(cls)``."""
+    raise TypeError(
+        f"register_scheme({getattr(cls, '__name__', cls)!r}) was removed: registering no "
+        "longer changes a process-wide table. Use a System: "
+        "system = finsim.System.default().with_scheme(cls), then "
+        "finsim.load_scenario(path, system=system)"
+    )
 
 
 def schemes(system: SystemLike | None = None) -> dict[str, type[IncentiveScheme]]:
-    """The incentive schemes by name: the System's (``system.schemes``), and for a name it
-    lacks the built-ins and what the deprecated :func:`register_scheme` added."""
+    """The incentive schemes by name: the built-ins, and the System's (``system.schemes``)."""
     if system is None:
-        return dict(_SCHEMES)
-    return {**_SCHEMES, **system.schemes}
+        return dict(BUILTIN_SCHEMES)
+    return {**BUILTIN_SCHEMES, **system.schemes}
 
 
 class Incentives(Mechanism):
@@ -244,6 +240,18 @@ class Incentives(Mechanism):
 
     section = "incentives"
     order = 66
+    categories = (
+        Category("incentive_payment", "a quarter's incentive payment"),
+        Category("incentive_bonus", "a year-end bonus from unearned incentive money"),
+        Category("general_distribution", "unearned incentive money shared at year end"),
+    )
+    drivers = (
+        Driver(
+            "incentive funding",
+            50,
+            ("incentive_payment", "incentive_bonus", "general_distribution"),
+        ),
+    )
     Config = IncentivesConfig
     config: IncentivesConfig
     provides = (

@@ -35,7 +35,8 @@ import numpy as np
 from pydantic import Field
 
 from finsim.economy import EXTERNAL, ORG_TYPES
-from finsim.mechanisms.base import Context, Mechanism
+from finsim.ledger import Category
+from finsim.mechanisms.base import BridgeView, Context, Driver, Mechanism
 from finsim.mechanisms.control_totals import Delivery
 from finsim.mechanisms.transfers import current_allocation
 from finsim.numeric import row_sum
@@ -129,6 +130,23 @@ class Interventions(Mechanism):
 
     section = "interventions"
     order = 67
+    categories = (
+        Category("top_slice", "a commissioner's allocation top-sliced to a region or centre"),
+        Category("loan", "a loan to a body in difficulty"),
+        Category("loan_repayment", "a loan repaid"),
+    )
+    drivers = (Driver("interventions", 60, ("top_slice",)),)
+
+    @classmethod
+    def waterfall(cls, view: BridgeView) -> Mapping[str, float]:
+        """*interventions*: in-year non-recurrent cost cuts (extra surplus and rapid savings
+        asked by a region; extra savings found to meet an accepted control total), less the
+        one-off part of savings programmes, which the savings mechanism takes back out."""
+        nonrecurrent = (view.flows["category"] == "operating_cost") & (
+            view.flows["recurrence"] == "non_recurrent"
+        )
+        return {"interventions": float(view.signed[nonrecurrent].sum()) / view.R}
+
     Config = InterventionsConfig
     config: InterventionsConfig
     provides = (Slot("output.control_total_raised", "(R, F, A)", "totals raised, GBP m"),)

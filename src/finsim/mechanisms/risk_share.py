@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import Field, field_validator
 
-from finsim.mechanisms.base import Context, Mechanism
+from finsim.ledger import Category
+from finsim.mechanisms.base import Context, Driver, Mechanism
 from finsim.numeric import row_sum
 from finsim.scenario.models import Id, StrictModel
 from finsim.scenario.units import Share
@@ -51,6 +52,8 @@ class RiskShare(Mechanism):
 
     section = "risk_share"
     order = 64
+    categories = (Category("risk_share", "a risk share paid between bodies"),)
+    drivers = (Driver("other", 1000, ("risk_share",)),)
     Config = list[Agreement]
     config: list[Agreement]
     # both read only at the year end. The incentives' payments to date are read as they stand

@@ -25,7 +25,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from finsim.economy import EXTERNAL
-from finsim.mechanisms.base import Context, Mechanism
+from finsim.ledger import Category
+from finsim.mechanisms.base import BridgeView, Context, Driver, Mechanism
 from finsim.mechanisms.control_totals import Delivery
 from finsim.mechanisms.transfers import members
 from finsim.scenario.models import FYLabel, Id, Money, StrictModel
@@ -81,6 +82,26 @@ class Savings(Mechanism):
 
     section = "savings"
     order = 72
+    categories = (
+        Category("savings", "extra surplus asked of a body, moved to where it is needed"),
+    )
+    drivers = (
+        Driver("savings shortfall", 30),
+        Driver("interventions", 60, ("savings",)),
+    )
+
+    @classmethod
+    def waterfall(cls, view: BridgeView) -> Mapping[str, float]:
+        """*savings shortfall*: savings planned but not delivered; *interventions*: less the
+        one-off (non-recurrent) part of programmes' delivery, counted as cost cuts there."""
+        savings = view.table("savings")
+        if savings is None or not len(savings):
+            return {}
+        mine = savings[savings["org"].isin(view.ids)]
+        shortfall = float(mine["shortfall"].sum()) / view.R
+        one_off = float((mine["delivered"] - mine["recurrent"]).sum()) / view.R
+        return {"savings shortfall": 0.0 - shortfall, "interventions": -one_off}
+
     Config = SavingsConfig
     config: SavingsConfig
     requires = (optional("costs.annual"),)

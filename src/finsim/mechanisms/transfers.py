@@ -31,9 +31,9 @@ from pydantic import Field
 
 from finsim.calendar import parse_fy
 from finsim.economy import ORG_TYPES, Economy
-from finsim.ledger import scatter_add
+from finsim.ledger import Category, scatter_add
 from finsim.mechanisms.allocations.need import need_matrix
-from finsim.mechanisms.base import Context, Mechanism
+from finsim.mechanisms.base import Context, Driver, Mechanism
 from finsim.numeric import row_sum
 from finsim.scenario.models import FYLabel, Id, Money, StrictModel
 from finsim.scenario.units import Month, Weight
@@ -145,6 +145,19 @@ class Transfers(Mechanism):
 
     section = "transfers"
     order = 80
+    categories = (
+        Category("top_slice", "a commissioner's allocation top-sliced to a region or centre"),
+        Category("risk_share", "a risk share paid between bodies"),
+        Category("reallocation", "a year-end re-allocation between bodies"),
+        Category("teaching_uplift", "a teaching uplift paid to a provider"),
+        Category("capital_to_revenue", "capital limit swapped for revenue"),
+    )
+    drivers = (
+        Driver("interventions", 60, ("top_slice",)),
+        Driver(
+            "other", 1000, ("risk_share", "reallocation", "teaching_uplift", "capital_to_revenue")
+        ),
+    )
     Config = list[Transfer]
     config: list[Transfer]
     requires = (optional("allocations.holders"), optional("allocations.streams"))

@@ -12,7 +12,7 @@ import numpy as np
 
 from finsim.economy import TREASURY
 from finsim.errors import ScenarioError, did_you_mean
-from finsim.ledger import KINDS, scatter_add
+from finsim.ledger import KINDS, Category, scatter_add
 from finsim.mechanisms.allocations.config import (
     AllocationsConfig,
     PacePolicy,
@@ -30,7 +30,7 @@ from finsim.mechanisms.allocations.need import (
     set_places,
     target_of,
 )
-from finsim.mechanisms.base import Context, Mechanism
+from finsim.mechanisms.base import Context, Driver, Mechanism
 from finsim.mechanisms.pace import (
     Bounds,
     InfeasiblePolicy,
@@ -50,6 +50,8 @@ class Allocations(Mechanism):
 
     section = "allocations"
     order = 10
+    categories = (Category("reallocation", "a year-end re-allocation between bodies"),)
+    drivers = (Driver("other", 1000, ("reallocation",)),)
     Config = AllocationsConfig
     config: AllocationsConfig
     provides = (
