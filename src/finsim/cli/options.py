@@ -106,11 +106,15 @@ def _lost_scheduler(address: str, exc: BaseException) -> ScenarioError:
     )
 
 
-def _positive_int(text: str) -> int:
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
     return value
@@ -118,10 +122,7 @@ def _positive_int(text: str) -> int:
 
 def _dpi(text: str) -> int:
     low, high = DPI_RANGE
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _whole(text)
     if not low <= value <= high:
         raise argparse.ArgumentTypeError(
             f"expected dots per inch from {low} to {high:,} (120 draws a screen's chart, 300 "
@@ -131,10 +132,18 @@ def _dpi(text: str) -> int:
 
 
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
     return value
+
+
+def _keep_tables(args: argparse.Namespace) -> bool | None:
+    """``--keep-tables`` as given, or kept for ``--report`` when the run keeps its flows: the
+    report's bridges from plan to outturn measure their drivers from the mechanisms' tables
+    (kept by default only up to 200 replications) and the flows (up to 1,000)."""
+    from finsim.runner import FLOWS_MAX_REPLICATIONS
+
+    if args.keep_tables is None and args.report and args.replications <= FLOWS_MAX_REPLICATIONS:
+        return True
+    return args.keep_tables

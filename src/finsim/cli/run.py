@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from finsim.cli.options import (
+    _keep_tables,
     _lost_scheduler,
     _output_file,
     _output_folder,
@@ -20,18 +21,13 @@ from finsim.report import surplus_table
 
 def _cmd_run(args: argparse.Namespace) -> int:
     import finsim
-    from finsim.runner import FLOWS_MAX_REPLICATIONS
 
     args.backend = args.backend or ("dask" if args.scheduler else "serial")
     scenario = finsim.load_scenario(args.file, variant=args.variant)
     out = _output_folder("--out", args.out) if args.out else None
     if args.report:
         _output_file("--report", args.report)
-    keep_tables = args.keep_tables
-    if keep_tables is None and args.report and args.replications <= FLOWS_MAX_REPLICATIONS:
-        # the report's bridge from plan to outturn measures its drivers from the mechanisms'
-        # tables (kept by default only up to 200 replications) and the flows (up to 1,000)
-        keep_tables = True
+    keep_tables = _keep_tables(args)
     client = _scheduler(args)
     try:
         results = finsim.run(

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from finsim.cli.options import (
+    _keep_tables,
     _option_error,
     _output_file,
     _output_folder,
@@ -19,7 +20,6 @@ from finsim.cli.run import _write_report
 
 def _cmd_stress(args: argparse.Namespace) -> int:
     import finsim
-    from finsim.runner import FLOWS_MAX_REPLICATIONS
 
     scenario = finsim.load_scenario(args.file)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
@@ -31,9 +31,7 @@ def _cmd_stress(args: argparse.Namespace) -> int:
     out = _output_folder("--out", args.out) if args.out else None
     if args.report:
         _output_file("--report", args.report)
-    keep_tables = args.keep_tables
-    if keep_tables is None and args.report and args.replications <= FLOWS_MAX_REPLICATIONS:
-        keep_tables = True  # the report's bridges from plan to outturn, as for finsim run
+    keep_tables = _keep_tables(args)
     result = finsim.stress(
         scenario,
         variants,

@@ -28,7 +28,6 @@ written as a percentage, ``{2018/19: "70%"}``.
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
@@ -47,6 +46,7 @@ from finsim.scenario.units import (
     SIGNED_MONEY,
     Unit,
     UnitError,
+    not_finite,
 )
 
 FY_PATTERN = r"^\d{4}/\d{2}$"
@@ -138,14 +138,8 @@ class ByYear:
         where = or_else + where
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise cls._error(f"expected a number{where}, got {value!r}", key)
-        try:
-            finite = math.isfinite(value)
-        except OverflowError:  # a whole number too large for a float
-            finite = False
-        if not finite:
-            shown = (
-                value if isinstance(value, float) else f"a number of {len(str(abs(value)))} digits"
-            )
+        shown = not_finite(value)
+        if shown is not None:
             raise cls._error(f"expected a finite number{where}, got {shown}", key)
         if cls.minimum is not None and value < cls.minimum:
             raise cls._error(f"expected a number >= {cls.minimum:g}{where}, got {value}", key)

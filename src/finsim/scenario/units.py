@@ -59,6 +59,17 @@ PERCENT_PATTERN = r"^\s*[+-]?(\d{1,12}(\.\d{0,30})?|\.\d{1,30})\s*%\s*$"
 _PERCENT = re.compile(PERCENT_PATTERN)
 
 
+def not_finite(value: int | float) -> str | None:
+    """How to show a number that is not finite (inf, nan, or a whole number too large for a
+    float) in a message; None when it is finite."""
+    try:
+        if math.isfinite(value):
+            return None
+    except OverflowError:  # a whole number too large for a float
+        return f"a number of {len(str(abs(value)))} digits"
+    return str(value)
+
+
 class UnitError(ValueError):
     """A number that does not fit its unit; the message says what was expected and found."""
 
@@ -126,14 +137,8 @@ class Unit:
             raise UnitError(f"expected {self.what()}{or_else}{where}, got {value!r}")
         if self.whole and not isinstance(value, int):
             raise UnitError(f"expected a whole number{or_else}{where}, got {value!r}")
-        try:
-            finite = math.isfinite(value)
-        except OverflowError:  # a whole number too large for a float
-            finite = False
-        if not finite:
-            shown = (
-                value if isinstance(value, float) else f"a number of {len(str(abs(value)))} digits"
-            )
+        shown = not_finite(value)
+        if shown is not None:
             raise UnitError(f"expected a finite number{where}, got {shown}")
         return (value if self.whole else float(value)), repr(value)
 
