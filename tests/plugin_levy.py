@@ -7,8 +7,19 @@ from typing import Any
 
 import numpy as np
 
+from finsim.ledger import Category
 from finsim.mechanisms.base import Context, Mechanism
+from finsim.positions import PositionColumn, PositionView
 from finsim.scenario.models import StrictModel
+from finsim.state import Slot
+
+
+def _levied(ctx: Context, providers: np.ndarray, rate: float) -> np.ndarray:
+    """The month's levy on each provider's contract income, ``(R, n)``."""
+    value = ctx.state["contracts.activity_value"]
+    income = np.zeros((ctx.R, ctx.economy.n_accounts))
+    np.add.at(income, (slice(None), ctx.state["contracts.provider"]), value)
+    return income[:, providers] * rate
 
 
 class LevyConfig(StrictModel):
@@ -30,10 +41,7 @@ class Levy(Mechanism):
         return {"costs": self.charge}
 
     def charge(self, ctx: Context) -> None:
-        value = ctx.state["contracts.activity_value"]
-        income = np.zeros((ctx.R, ctx.economy.n_accounts))
-        np.add.at(income, (slice(None), ctx.state["contracts.provider"]), value)
-        amount = income[:, self.providers] * self.config.rate
+        amount = _levied(ctx, self.providers, self.config.rate)
         ctx.ledger.post(self.providers, self.centre, amount, "other_income", "non_recurrent")
 
 
@@ -46,3 +54,34 @@ class Toll(Levy):
 def register(system: Any) -> Any:
     """An entry point's callable form: the System to use, given the one so far."""
     return system.with_mechanism(Toll)
+
+
+class Solidarity(Mechanism):
+    """A levy on providers' contract income given to the first commissioner: a subsidy between
+    bodies (its category's role), with a position column of its own (the rate charged)."""
+
+    section = "solidarity"
+    Config = LevyConfig
+    categories = (Category("solidarity", "a provider's levy given to a commissioner", "subsidy"),)
+    columns = (PositionColumn("solidarity_rate", 105, "the levy's rate, where charged"),)
+    provides = (Slot("output.solidarity_rate", "(F, A)", "the rate charged each provider"),)
+    requires = ("contracts.activity_value", "contracts.provider")
+
+    def __init__(self, config: LevyConfig, ctx: Context) -> None:
+        super().__init__(config, ctx)
+        self.providers = ctx.economy.of_type("provider")
+        self.commissioner = ctx.economy.of_type("commissioner")[0]
+        rate = np.full((ctx.calendar.n_years, ctx.economy.n_accounts), np.nan)
+        rate[:, self.providers] = config.rate
+        ctx.state["output.solidarity_rate"] = rate
+
+    def phases(self) -> dict[str, Any]:
+        return {"costs": self.charge}
+
+    def charge(self, ctx: Context) -> None:
+        amount = _levied(ctx, self.providers, self.config.rate)
+        ctx.ledger.post(self.providers, self.commissioner, amount, "solidarity", "non_recurrent")
+
+    @classmethod
+    def positions(cls, view: PositionView) -> None:
+        view.arrays["solidarity_rate"] = view.full("solidarity_rate")

@@ -22,11 +22,13 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 import finsim
-from finsim.positions import INCENTIVE_CATEGORIES
+from finsim.ledger import with_role
+from finsim.system import System
 
 from .strategies_full import full_economies, fuzz_settings
 
 OUTSIDE = ["treasury", "external"]
+INCENTIVE_CATEGORIES = with_role(System.default().mechanisms.values(), "incentive")
 ALLOCATION_CATEGORIES = ["allocation", "reallocation", "capital_allocation"]
 
 

@@ -144,8 +144,12 @@ def _read_chunk(
         if name.startswith("total.") and name.endswith(".npy")
     }
     expected_totals = _total_names()
-    if record is not None and set(totals) != expected_totals:
-        lacking = sorted(expected_totals - set(totals)) or sorted(set(totals) - expected_totals)
+    # besides the core totals, one per category with a role (received_<name>, net_<name>)
+    unknown = sorted(
+        n for n in set(totals) - expected_totals if not n.startswith(("received_", "net_"))
+    )
+    if record is not None and (unknown or not expected_totals <= set(totals)):
+        lacking = unknown or sorted(expected_totals - set(totals))
         raise _bad(folder, f"its totals are not a run's (the total {lacking[0]!r})")
     monthly = load("monthly.npy", np.float64, n, T, A) if "monthly.npy" in present else None
     if store is not None and store.manifest.get("keep_monthly") is True and monthly is None:
@@ -175,11 +179,12 @@ def _names(names: list[str]) -> str:
 
 @functools.cache
 def _total_names() -> frozenset[str]:
-    """The totals every chunk holds (:func:`finsim.positions.account_totals`' names)."""
+    """The totals every chunk holds (:func:`finsim.positions.account_totals`' names with no
+    category given a role)."""
     from finsim.positions import account_totals
 
     keys = pd.DataFrame({c: np.empty(0, np.int64) for c in FLOW_KEY_COLUMNS})
-    return frozenset(account_totals(keys, np.zeros((1, 0)), 1, 1))
+    return frozenset(account_totals(keys, np.zeros((1, 0)), 1, 1, ()))
 
 
 def _check_codes(folder: Path, keys: pd.DataFrame, layout: ChunkLayout | None) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import simpy
 
 from finsim.economy import Economy
-from finsim.ledger import CATEGORIES, Ledger, vocabulary
+from finsim.ledger import CATEGORIES, Ledger, vocabulary, with_role
 from finsim.logs import EventLog, TableLog, journal_frame
 from finsim.mechanisms.base import PHASES, Context, Mechanism
 from finsim.random import Streams
@@ -196,7 +196,16 @@ class Engine:
 
         calendar = self.economy.calendar
         keys, amounts = self.ledger.flow_table()
-        totals = account_totals(keys, amounts, calendar.n_years, self.economy.n_accounts)
+        mechanisms = list(self.scenario.system.mechanisms.values())
+        totals = account_totals(
+            keys,
+            amounts,
+            calendar.n_years,
+            self.economy.n_accounts,
+            self.ledger.categories,
+            incentive=with_role(mechanisms, "incentive"),
+            subsidy=with_role(mechanisms, "subsidy"),
+        )
         if not self.options.keep_flows:
             keys, amounts = keys.iloc[0:0], np.zeros((amounts.shape[0], 0))
         journal = None

@@ -38,10 +38,21 @@ from finsim.calendar import Calendar
 
 
 class Category(NamedTuple):
-    """A flow category a mechanism posts (``Mechanism.categories``): its name and meaning."""
+    """A flow category a mechanism posts (``Mechanism.categories``): its name, meaning and role.
+
+    ``role`` says how results read the category: ``"incentive"`` is incentive funding (summed
+    in ``incentive_earned``, left out of the surplus before incentives that control totals
+    are tested on), ``"subsidy"`` is money bodies move between one another (each such
+    category is a column of ``Results.subsidies`` and part of ``net_subsidy``), ``""`` neither.
+    """
 
     name: str
     meaning: str
+    role: str = ""
+
+
+#: The roles a category may have (see :class:`Category`).
+ROLES = ("", "incentive", "subsidy")
 
 
 #: The built-in categories of ``flows.category``, by integer code (codes never change; a
@@ -101,6 +112,21 @@ def vocabulary(mechanisms: Iterable[type]) -> tuple[str, ...]:
     if len(names) > MAX_CATEGORIES:
         raise ValueError(f"a run may have at most {MAX_CATEGORIES} flow categories, got {names}")
     return tuple(names)
+
+
+def with_role(mechanisms: Iterable[type], role: str) -> tuple[str, ...]:
+    """The category names these mechanism classes declare with ``role``, in the order of
+    :func:`vocabulary` (a category counts if any mechanism declaring it gives it the role)."""
+    if role not in ROLES or not role:
+        raise ValueError(f"unknown category role {role!r}; roles are {ROLES[1:]}")
+    classes = list(mechanisms)
+    tagged = {
+        category.name
+        for cls in classes
+        for category in getattr(cls, "categories", ())
+        if isinstance(category, Category) and category.role == role
+    }
+    return tuple(name for name in vocabulary(classes) if name in tagged)
 
 
 class ConservationError(RuntimeError):

@@ -5,15 +5,19 @@ its tables.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from finsim.economy import ORG_TYPES, Economy
+from finsim.economy import Economy
 from finsim.engine import ChunkOutput
 from finsim.ledger import KINDS, MAX_CATEGORIES, RECURRENCE
-from finsim.positions import SUBSIDY_CATEGORIES
+from finsim.positions import SUBSIDY_PREFIX, PositionView, subsidy_components
+
+if TYPE_CHECKING:
+    from finsim.mechanisms.base import Mechanism
 
 
 def _encode(keys: pd.DataFrame, n_accounts: int) -> np.ndarray:
@@ -56,12 +60,16 @@ def merge_chunks(
 
 
 def position_arrays(
-    base: dict[str, np.ndarray], extras: dict[str, np.ndarray], economy: Economy
+    base: dict[str, np.ndarray],
+    extras: dict[str, np.ndarray],
+    economy: Economy,
+    mechanisms: Iterable[type[Mechanism]],
 ) -> dict[str, np.ndarray]:
-    """Each body's position arrays, ``(R, F, A)``, from its totals and the mechanisms' extras:
-    surplus, underlying surplus, control totals at each level and the sums of each body's
-    system and region before incentives."""
-    arrays = dict(base)  # finsim.positions.account_totals, per replication
+    """Each body's position arrays, ``(R, F, A)``, from its totals (:func:`account_totals`)
+    and the mechanisms' outputs: the core columns (:data:`finsim.positions.CORE_COLUMNS`),
+    then what each mechanism adds (:meth:`Mechanism.positions`, by ``order``), then
+    ``net_subsidy``, the sum of the subsidy components."""
+    arrays = dict(base)
     income, expenditure = arrays["income"], arrays["expenditure"]
     surplus = income - expenditure
     arrays["surplus"] = surplus
@@ -69,50 +77,17 @@ def position_arrays(
         surplus - arrays["nonrecurrent_income"] + arrays["nonrecurrent_expenditure"]
     )
     arrays["surplus_before_incentives"] = surplus - arrays["incentive_earned"]
-    raised = extras.get("control_total_raised")
-    arrays["extra_surplus_asked"] = np.zeros_like(surplus) if raised is None else raised
-    # what bodies give up in extra surplus, their region receives towards its total
-    region_receives = np.zeros_like(surplus)
-    if raised is not None:
-        to_region = np.asarray(raised.reshape(-1, surplus.shape[2]) @ economy.membership("region"))
-        is_region = economy.org_type == ORG_TYPES.index("region")
-        region_receives = np.where(is_region, to_region.reshape(surplus.shape), 0.0)
-    arrays["extra_surplus_received"] = region_receives
-    shape = surplus.shape
-    for name in (
-        "control_total",
-        "system_control_total",
-        "region_control_total",
-        "accepted_control_total",
-    ):
-        value = extras.get(name)
-        arrays[name] = np.full(shape, np.nan) if value is None else np.broadcast_to(value, shape)
-    if raised is not None:  # extra surplus asked in the year raises the body's total
-        arrays["control_total"] = arrays["control_total"] + raised
-        # ... and its system's; the regional total it serves stays where it was
-        system_raised = np.asarray(
-            raised.reshape(-1, shape[2]) @ economy.membership("system")
-        ).reshape(shape)
-        arrays["system_control_total"] = arrays["system_control_total"] + system_raised
-    # each body's system and region: their summed position before incentives
-    for level in ("system", "region"):
-        summed = np.asarray(
-            arrays["surplus_before_incentives"].reshape(-1, shape[2]) @ economy.membership(level)
-        ).reshape(shape)
-        parent = economy.system if level == "system" else economy.region
-        own = economy.org_type == ORG_TYPES.index(level)
-        column = np.where(own, np.arange(shape[2]), parent)
-        valid = column >= 0
-        arrays[f"{level}_surplus_before_incentives"] = np.where(
-            valid, summed[:, :, np.maximum(column, 0)], np.nan
-        )
-        totals = arrays[f"{level}_control_total"]
-        arrays[f"{level}_control_total"] = np.where(
-            valid, totals[:, :, np.maximum(column, 0)], np.nan
-        )
-    arrays["net_subsidy"] = (
-        sum(arrays[f"net_{c}"] for c in SUBSIDY_CATEGORIES)
-        - arrays["extra_surplus_asked"]
-        + arrays["extra_surplus_received"]
-    )
+    view = PositionView(arrays, extras, economy)
+    for cls in sorted(mechanisms, key=lambda c: c.order):
+        cls.positions(view)
+        missing = [c.name for c in cls.columns if c.name not in arrays]
+        if missing:
+            raise RuntimeError(
+                f"mechanism {cls.__name__} declares columns {missing} it did not fill"
+            )
+    components = subsidy_components(arrays)
+    net = np.zeros_like(surplus)
+    for component in components:
+        net = net + arrays[f"{SUBSIDY_PREFIX}{component}"]
+    arrays["net_subsidy"] = net
     return arrays

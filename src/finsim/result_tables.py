@@ -13,7 +13,7 @@ from finsim.calendar import fy_label
 from finsim.economy import ORG_TYPES
 from finsim.errors import ResultsError
 from finsim.ledger import KINDS, RECURRENCE
-from finsim.positions import SUBSIDY_CATEGORIES
+from finsim.positions import SUBSIDY_PREFIX
 
 if TYPE_CHECKING:
     from finsim.results import Results
@@ -37,31 +37,13 @@ def positions_frame(results: Results) -> pd.DataFrame:
             "region": np.tile(table["region"].to_numpy(), R * F),
         }
     )
-    for name in (
-        "income",
-        "expenditure",
-        "surplus",
-        "underlying_surplus",
-        "surplus_before_incentives",
-        "control_total",
-    ):
-        frame[name] = arrays[name][:, :, orgs].reshape(-1)
-    frame["met_control_total"] = _met(frame["surplus_before_incentives"], frame["control_total"])
-    accepted = pd.Series(arrays["accepted_control_total"][:, :, orgs].reshape(-1))
-    frame["accepted_control_total"] = (accepted > 0.5).astype("boolean").mask(accepted.isna())
-    for level in ("system", "region"):
-        before = arrays[f"{level}_surplus_before_incentives"][:, :, orgs].reshape(-1)
-        total = arrays[f"{level}_control_total"][:, :, orgs].reshape(-1)
-        frame[f"{level}_control_total"] = total
-        frame[f"met_{level}_control_total"] = _met(pd.Series(before), pd.Series(total)).to_numpy()
-    for name in (
-        "incentive_earned",
-        "nonrecurrent_income",
-        "nonrecurrent_expenditure",
-        "capital_income",
-        "capital_expenditure",
-    ):
-        frame[name] = arrays[name][:, :, orgs].reshape(-1)
+    for column in results.position_columns:
+        values = arrays[column.name][:, :, orgs].reshape(-1)
+        if column.flag:
+            flag = pd.Series(values, index=frame.index)
+            frame[column.name] = (flag > 0.5).astype("boolean").mask(flag.isna())
+        else:
+            frame[column.name] = values
     return frame
 
 
@@ -123,11 +105,9 @@ def monthly_frame(results: Results) -> pd.DataFrame | None:
 
 def subsidies_frame(results: Results) -> pd.DataFrame:
     """Who subsidises whom: per body and year, the mean net money received (+) or given (-)
-    through top slices, risk shares, re-allocations and extra surpluses asked of it, with
-    its deprivation quintile and need per head (weighted / registered population).
-
-    An extra surplus asked of a body stays in its accounts but is given up to the
-    regional total, so it counts as given.
+    through each subsidy component (a column each: top slices, risk shares, re-allocations,
+    savings moved, extra surpluses asked of it...: see :mod:`finsim.positions`), with its
+    deprivation quintile and need per head (weighted / registered population).
     """
     mean = results._accumulator.body_mean
     economy = results.economy
@@ -148,13 +128,11 @@ def subsidies_frame(results: Results) -> pd.DataFrame:
         }
     )
     total = np.zeros((F, n))
-    for category in SUBSIDY_CATEGORIES:
-        received = mean(f"net_{category}")[:, bodies]
-        out[category] = received.reshape(-1)
+    for component in results._accumulator.subsidy_components:
+        received = mean(f"{SUBSIDY_PREFIX}{component}")[:, bodies]
+        out[component] = received.reshape(-1)
         total += received
-    asked = mean("extra_surplus_asked")[:, bodies]
-    out["extra_surplus"] = -asked.reshape(-1)
-    out["net_received"] = (total - asked).reshape(-1)
+    out["net_received"] = total.reshape(-1)
     return out
 
 
@@ -164,9 +142,3 @@ def need_per_head(results: Results) -> np.ndarray:
         if population > 0:
             values[results.economy.index(org)] = weighted / population
     return values
-
-
-def _met(surplus: pd.Series, total: pd.Series) -> pd.Series:
-    """Whether a surplus meets a control total; NA where there is no total."""
-    met = surplus.to_numpy() >= total.to_numpy() - 1e-9
-    return pd.Series(met, index=surplus.index).astype("boolean").mask(total.isna().to_numpy())

@@ -33,9 +33,10 @@ from finsim.economy import Economy
 from finsim.engine import ChunkOutput
 from finsim.errors import ResultsError
 from finsim.ledger import CATEGORIES, vocabulary
+from finsim.positions import PositionColumn
+from finsim.positions import columns as position_columns
 from finsim.result_arrays import merge_chunks, position_arrays
 from finsim.result_tables import (
-    _met,
     flows_frame,
     monthly_frame,
     need_per_head,
@@ -48,7 +49,6 @@ from finsim.summaries import POSITIONS_MAX_REPLICATIONS, EventCounter, SummaryAc
 __all__ = [
     "Results",
     "_kind",
-    "_met",
     "_umask",
     "_write_frame",
     "atomic_write",
@@ -172,7 +172,21 @@ class Results:
     def _position_arrays(self) -> dict[str, np.ndarray]:
         if self._summarised is not None:
             raise ResultsError(self._not_kept("positions"))
-        return position_arrays(self._base, self._extras, self.economy)
+        return position_arrays(self._base, self._extras, self.economy, self._mechanisms)
+
+    @property
+    def _mechanisms(self) -> list[Any]:
+        if self.system is None:  # a Results built by hand: the built-in mechanisms
+            from finsim.system import System
+
+            return list(System.default().mechanisms.values())
+        return list(self.system.mechanisms.values())
+
+    @cached_property
+    def position_columns(self) -> list[PositionColumn]:
+        """The columns of :attr:`positions` after its labels, in order: the core ones and
+        those the System's mechanisms declare (:class:`finsim.positions.PositionColumn`)."""
+        return position_columns(self._mechanisms)
 
     # -- tables ------------------------------------------------------------------------------
     @cached_property

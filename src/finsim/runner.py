@@ -228,7 +228,7 @@ def run(
         raise _option("resume", "resuming needs the folder of the interrupted run (out=...)")
     elif replications > MEMORY_CHECK_REPLICATIONS:
         check_memory(scenario, replications, seed, options, keep_positions)
-    fold = None if summarised is None else _folder(summarised, economy)
+    fold = None if summarised is None else _folder(summarised, economy, scenario.system)
     outputs = _execute(
         scenario, tasks, seed, options, backend, workers, client, store, progress, fold, run_chunk
     )
@@ -249,12 +249,14 @@ def run(
     )
 
 
-def _folder(summarised: SummaryAccumulator, economy: Economy) -> Any:
+def _folder(summarised: SummaryAccumulator, economy: Economy, system: System) -> Any:
     """Fold a chunk into the summary (positions and event counts), and return what is left
     to keep of it: its replication numbers and the tables and month ends asked for."""
 
+    mechanisms = list(system.mechanisms.values())
+
     def fold(chunk: ChunkOutput) -> ChunkOutput:
-        summarised.add(position_arrays(chunk.totals, chunk.extras, economy))
+        summarised.add(position_arrays(chunk.totals, chunk.extras, economy, mechanisms))
         summarised.add_events(chunk.events)
         return ChunkOutput(
             replications=chunk.replications,

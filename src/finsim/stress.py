@@ -125,7 +125,9 @@ class StressResults:
                 return pd.DataFrame(columns=["org", "fy"])
             arrays = res._position_arrays
             bodies = np.flatnonzero(allocation.any(axis=0))
-            earned = arrays["incentive_payment"][:, :, bodies]  # (R, F, n), quarterly payments
+            earned = arrays["received_incentive_payment"][
+                :, :, bodies
+            ]  # (R, F, n), quarterly payments
             redistributed = arrays["incentive_earned"][:, :, bodies] - earned
             accepted = res._extras.get("accepted_control_total")
             F, n = earned.shape[1], bodies.size

@@ -32,7 +32,7 @@ import pandas as pd
 from finsim.economy import ORG_TYPES, Economy
 from finsim.errors import ResultsError
 from finsim.numeric import row_sum
-from finsim.positions import SUBSIDY_CATEGORIES
+from finsim.positions import SUBSIDY_PREFIX, subsidy_components
 
 #: Runs with at most this many replications keep every replication's positions and events
 #: by default; larger ones keep a streaming summary (see :class:`SummaryAccumulator`).
@@ -60,8 +60,6 @@ SUMMABLE = (
 )
 #: What the summary gives quantiles of: the surplus, and the surplus before incentive funding.
 MEASURES = ("surplus", "before_incentives")
-#: Per-body quantities whose means :meth:`SummaryAccumulator.body_mean` gives.
-BODY_MEANS = (*(f"net_{c}" for c in SUBSIDY_CATEGORIES), "extra_surplus_asked")
 
 _SCALE_BITS = 30  # values are held in units of 2^-30 GBP m
 _LOW_BITS = 20  # ... split as high * 2^20 + low, 0 <= low < 2^20
@@ -233,7 +231,8 @@ class SummaryAccumulator:
 
     ``add`` takes a chunk's position arrays (see :func:`finsim.results.position_arrays`);
     ``frame`` gives the table of :meth:`finsim.Results.summary`; ``body_mean`` the
-    mean per body and year of the quantities in :data:`BODY_MEANS`.
+    mean per body and year of each subsidy component (``net_<name>``, the names in
+    :attr:`subsidy_components`).
     ``replications`` is the size of the whole run, which decides between exact and
     estimated quantiles before the first chunk arrives.
     """
@@ -251,6 +250,8 @@ class SummaryAccumulator:
         self._values: dict[str, list[np.ndarray]] = {m: [] for m in MEASURES}
         self._histograms: dict[str, LogHistogram] = {}
         self.events = EventCounter()
+        #: The subsidy components of the position arrays (see :mod:`finsim.positions`).
+        self.subsidy_components: list[str] = []
 
     def add(self, arrays: dict[str, np.ndarray]) -> None:
         """Fold one chunk's position arrays, ``(R_chunk, F, A)`` each."""
@@ -260,7 +261,8 @@ class SummaryAccumulator:
             self.meta = meta
             for name in (*SUMMABLE, "control_total", "before_incentives"):
                 self._sums[name] = ExactSum((F, N))
-            for name in BODY_MEANS:
+            self.subsidy_components = subsidy_components(arrays)
+            for name in self._body_means:
                 self._sums[name] = ExactSum(arrays[name].shape[1:])
             for name in ("deficit", "has_total", "met"):
                 self._counts[name] = np.zeros((F, N), np.int64)
@@ -278,13 +280,17 @@ class SummaryAccumulator:
         self._counts["has_total"] += has.sum(axis=0)
         self._counts["met"] += met.sum(axis=0)
         self._counts["deficit"] += (cells["surplus"] < -1e-9).sum(axis=0)
-        for name in BODY_MEANS:
+        for name in self._body_means:
             self._sums[name].add(arrays[name])
         for measure, values in (("surplus", cells["surplus"]), ("before_incentives", before)):
             if self._histograms:
                 self._histograms[measure].add(values.reshape(R, F * N))
             else:
                 self._values[measure].append(values)
+
+    @property
+    def _body_means(self) -> list[str]:
+        return [f"{SUBSIDY_PREFIX}{c}" for c in self.subsidy_components]
 
     def add_events(self, events: pd.DataFrame) -> None:
         """Count a chunk's events (see :class:`EventCounter`)."""

@@ -47,6 +47,7 @@ from finsim.mechanisms.risk_share import RiskShare
 from finsim.mechanisms.savings import Savings
 from finsim.mechanisms.tariff import Tariff
 from finsim.mechanisms.transfers import Transfers
+from finsim.positions import columns as position_columns
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -107,6 +108,7 @@ class System:
         table: dict[str, type[Mechanism]] = {}
         for cls in mechanisms:
             table[_section_of(cls)] = cls
+        position_columns(table.values())  # each column declared once, categories' roles known
         object.__setattr__(self, "_mechanisms", table)
         object.__setattr__(self, "_schemes", dict(schemes or {}))
         object.__setattr__(self, "_schema", None)

@@ -41,6 +41,9 @@ the ledger once declared, an undeclared one is an error naming it), and ``driver
 :meth:`Mechanism.waterfall` what it contributes to the bridge from plan to outturn
 (:func:`finsim.charts.bridge`): a :class:`Driver` names a bar, where it is drawn, and the flow
 categories whose net receipt it is; ``waterfall`` adds amounts measured from its tables.
+Its ``columns`` (:class:`finsim.positions.PositionColumn`) are the columns it adds to
+``Results.positions``, filled by :meth:`Mechanism.positions` from its published outputs; a
+category's ``role`` says whether it is incentive money or a subsidy between bodies.
 
 Mechanisms share arrays only through ``ctx.state``, under names each declares: ``provides``
 (:class:`finsim.state.Slot`: name, shape, meaning) for what it writes, ``requires`` for what
@@ -59,6 +62,7 @@ import numpy as np
 
 from finsim.errors import ResultsError
 from finsim.ledger import Category
+from finsim.positions import PositionColumn, PositionView
 from finsim.state import Need, SharedState, Slot
 from finsim.state import order as acting_order
 
@@ -251,6 +255,15 @@ class Mechanism:
     categories: ClassVar[tuple[Category, ...]] = ()
     #: Its bars of the bridge from plan to outturn, with the flow categories each measures.
     drivers: ClassVar[tuple[Driver, ...]] = ()
+    #: The columns it adds to ``Results.positions`` (filled by :meth:`positions`).
+    columns: ClassVar[tuple[PositionColumn, ...]] = ()
+
+    @classmethod
+    def positions(cls, view: PositionView) -> None:
+        """Add its position arrays to ``view.arrays``, ``(R, F, A)`` each: one per name in
+        :attr:`columns` (NaN where it has nothing to say, as when it did not run), and any
+        ``net_<name>`` subsidy component (see :mod:`finsim.positions`). Called for every
+        mechanism of the System, ordered by ``order``, after the core columns."""
 
     @classmethod
     def waterfall(cls, view: BridgeView) -> Mapping[str, float]:

@@ -47,6 +47,7 @@ from finsim.distributions import share
 from finsim.economy import EXTERNAL, ORG_TYPES, Economy
 from finsim.ledger import Category
 from finsim.mechanisms.base import Context, Mechanism
+from finsim.positions import PositionColumn, PositionView
 from finsim.scenario.models import FYLabel, Id, StrictModel
 from finsim.scenario.params import SignedMoneyByYear
 from finsim.scenario.units import RATE, SHARE, WHOLE, Share, SignedMoney
@@ -54,8 +55,6 @@ from finsim.state import Slot
 
 if TYPE_CHECKING:
     from finsim.types import ReferencesLike
-
-INCENTIVE_CATEGORIES = ("incentive_payment", "incentive_bonus", "general_distribution")
 
 
 class Delivery(StrictModel):
@@ -169,15 +168,22 @@ def totals(config: ControlTotalsConfig, economy: Economy) -> dict[str, np.ndarra
     return out
 
 
+def _met(surplus: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """1.0 where a surplus meets a control total (to 1e-9), 0.0 where not, NaN where no total."""
+    return np.where(np.isnan(total), np.nan, (surplus >= total - 1e-9).astype(float))
+
+
 class ControlTotals(Mechanism):
     """Control totals at every level, acceptance decisions, and acceptors' improvements."""
 
     section = "control_totals"
     order = 65
     categories = (
-        Category("incentive_payment", "a quarter's incentive payment"),
-        Category("incentive_bonus", "a year-end bonus from unearned incentive money"),
-        Category("general_distribution", "unearned incentive money shared at year end"),
+        Category("incentive_payment", "a quarter's incentive payment", "incentive"),
+        Category("incentive_bonus", "a year-end bonus from unearned incentive money", "incentive"),
+        Category(
+            "general_distribution", "unearned incentive money shared at year end", "incentive"
+        ),
     )
     Config = ControlTotalsConfig
     config: ControlTotalsConfig
@@ -198,6 +204,50 @@ class ControlTotals(Mechanism):
         Slot("output.system_control_total", "(F, A)", "each system's control total, GBP m"),
         Slot("output.region_control_total", "(F, A)", "each region's control total, GBP m"),
     )
+
+    columns = (
+        PositionColumn("control_total", 60, "the body's control total (raised in-year), GBP m"),
+        PositionColumn(
+            "met_control_total", 61, "surplus before incentives met the control total", True
+        ),
+        PositionColumn("accepted_control_total", 62, "the body accepted its control total", True),
+        PositionColumn("system_control_total", 63, "the body's system's control total, GBP m"),
+        PositionColumn(
+            "met_system_control_total", 64, "the system's summed position met its total", True
+        ),
+        PositionColumn("region_control_total", 65, "the body's region's control total, GBP m"),
+        PositionColumn(
+            "met_region_control_total", 66, "the region's summed position met its total", True
+        ),
+    )
+
+    @classmethod
+    def positions(cls, view: PositionView) -> None:
+        """Control totals at each level beside each body's position, and whether each was met
+        (surplus before incentives at least the total, to 1e-9; NaN where there is none).
+
+        A total raised in the year (``output.control_total_raised``, published by whichever
+        mechanism asks bodies for extra surplus: interventions) raises the body's total and
+        its system's; the regional total it serves stays where it was. A system's or
+        region's position is the sum of its members' and own account's.
+        """
+        arrays = view.arrays
+        control = view.full("control_total")
+        system = view.full("system_control_total")
+        raised = view.outputs.get("control_total_raised")
+        if raised is not None:
+            control = control + raised
+            system = system + view.summed(raised, "system")
+        arrays["control_total"] = control
+        arrays["met_control_total"] = _met(arrays["surplus_before_incentives"], control)
+        arrays["accepted_control_total"] = view.full("accepted_control_total")
+        for level, total in (("system", system), ("region", view.full("region_control_total"))):
+            before = view.summed(arrays["surplus_before_incentives"], level)
+            arrays[f"{level}_surplus_before_incentives"] = view.of_parent(before, level)
+            arrays[f"{level}_control_total"] = view.of_parent(total, level)
+            arrays[f"met_{level}_control_total"] = _met(
+                arrays[f"{level}_surplus_before_incentives"], arrays[f"{level}_control_total"]
+            )
 
     def __init__(self, config: ControlTotalsConfig, ctx: Context) -> None:
         super().__init__(config, ctx)

@@ -241,9 +241,11 @@ class Incentives(Mechanism):
     section = "incentives"
     order = 66
     categories = (
-        Category("incentive_payment", "a quarter's incentive payment"),
-        Category("incentive_bonus", "a year-end bonus from unearned incentive money"),
-        Category("general_distribution", "unearned incentive money shared at year end"),
+        Category("incentive_payment", "a quarter's incentive payment", "incentive"),
+        Category("incentive_bonus", "a year-end bonus from unearned incentive money", "incentive"),
+        Category(
+            "general_distribution", "unearned incentive money shared at year end", "incentive"
+        ),
     )
     drivers = (
         Driver(

@@ -29,92 +29,22 @@ Each forecast and intervention is an event and a row of
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import Field
 
 from finsim.economy import EXTERNAL, ORG_TYPES
 from finsim.ledger import Category
 from finsim.mechanisms.base import BridgeView, Context, Driver, Mechanism
-from finsim.mechanisms.control_totals import Delivery
+from finsim.mechanisms.interventions_config import InterventionsConfig
 from finsim.mechanisms.transfers import current_allocation
 from finsim.numeric import row_sum
-from finsim.scenario.models import Id, Money, StrictModel
-from finsim.scenario.units import WHOLE, Month, Share
+from finsim.positions import PositionView
 from finsim.state import Slot, later, optional
 
 if TYPE_CHECKING:
+    from finsim.mechanisms.control_totals import Delivery
     from finsim.types import ReferencesLike
-
-Step = Literal["extra_surplus", "top_slice", "rapid_savings", "loans"]
-DEFAULT_ORDER: tuple[Step, ...] = ("extra_surplus", "top_slice", "rapid_savings")
-
-
-class ExtraSurplus(StrictModel):
-    """Extra surplus asked of bodies with headroom."""
-
-    select: Literal["named", "largest_headroom", "pro_rata"] = Field(
-        default="named",
-        description="who is asked: the named bodies, those with most headroom first, or all "
-        "pro rata to size",
-    )
-    named: dict[str, Money] = Field(
-        default_factory=dict, description="amount asked of each named body, GBP m"
-    )
-    share_of_gap: Share = Field(default=1.0, description="share of the gap this step covers")
-    delivery: Delivery = Field(
-        default_factory=Delivery, description="share of the extra surplus delivered"
-    )
-
-
-class TopSlice(StrictModel):
-    """A share of commissioners' allocations taken back for the rest of the year."""
-
-    share: Share = Field(
-        default=0.005, description="largest share of the rest of the year's allocations"
-    )
-
-
-class RapidSavings(StrictModel):
-    """Region-wide savings schemes across providers, pro rata to their costs."""
-
-    share_of_gap: Share = Field(default=1.0, description="share of the gap this step covers")
-    delivery: Delivery = Field(
-        default_factory=lambda: Delivery(mean=0.5, sd=0.2),
-        description="share of the planned savings delivered",
-    )
-
-
-class Loans(StrictModel):
-    """Revenue-support loans from the centre to providers forecast to miss their totals."""
-
-    repay_years: Annotated[int, WHOLE(ge=1, le=30)] = Field(
-        default=3, description="years over which a loan is repaid, in equal instalments"
-    )
-
-
-class InterventionsConfig(StrictModel):
-    """Which regions intervene, when, and in what order."""
-
-    regions: list[Id] | None = Field(
-        default=None, description="default: every region with a control total"
-    )
-    months: list[Month] = Field(
-        default_factory=lambda: [6], description="months in which regions forecast"
-    )
-    order: list[Step] = Field(
-        default_factory=lambda: list(DEFAULT_ORDER),
-        description="the interventions tried, in order, until the gap is covered",
-    )
-    extra_surplus: ExtraSurplus = Field(
-        default_factory=ExtraSurplus, description="the extra_surplus step"
-    )
-    top_slice: TopSlice = Field(default_factory=TopSlice, description="the top_slice step")
-    rapid_savings: RapidSavings = Field(
-        default_factory=RapidSavings, description="the rapid_savings step"
-    )
-    loans: Loans = Field(default_factory=Loans, description="the loans step")
 
 
 def by_cost(ctx: Context, bodies: np.ndarray) -> np.ndarray:
@@ -131,7 +61,9 @@ class Interventions(Mechanism):
     section = "interventions"
     order = 67
     categories = (
-        Category("top_slice", "a commissioner's allocation top-sliced to a region or centre"),
+        Category(
+            "top_slice", "a commissioner's allocation top-sliced to a region or centre", "subsidy"
+        ),
         Category("loan", "a loan to a body in difficulty"),
         Category("loan_repayment", "a loan repaid"),
     )
@@ -150,6 +82,20 @@ class Interventions(Mechanism):
     Config = InterventionsConfig
     config: InterventionsConfig
     provides = (Slot("output.control_total_raised", "(R, F, A)", "totals raised, GBP m"),)
+
+    @classmethod
+    def positions(cls, view: PositionView) -> None:
+        """The extra surplus asked of a body stays in its accounts but is given up to its
+        region's total, so it is a subsidy: ``net_extra_surplus`` is minus what each body was
+        asked and, for a region, plus what its bodies were asked."""
+        raised = view.outputs.get("control_total_raised")
+        if raised is None:
+            view.arrays["net_extra_surplus"] = np.zeros(view.shape)
+            return
+        is_region = view.economy.org_type == ORG_TYPES.index("region")
+        received = np.where(is_region, view.summed(raised, "region"), 0.0)
+        view.arrays["net_extra_surplus"] = received - raised
+
     requires = (
         "control_totals.totals",
         optional("incentives.received_ytd"),

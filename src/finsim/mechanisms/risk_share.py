@@ -52,7 +52,7 @@ class RiskShare(Mechanism):
 
     section = "risk_share"
     order = 64
-    categories = (Category("risk_share", "a risk share paid between bodies"),)
+    categories = (Category("risk_share", "a risk share paid between bodies", "subsidy"),)
     drivers = (Driver("other", 1000, ("risk_share",)),)
     Config = list[Agreement]
     config: list[Agreement]

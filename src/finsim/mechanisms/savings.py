@@ -83,7 +83,9 @@ class Savings(Mechanism):
     section = "savings"
     order = 72
     categories = (
-        Category("savings", "extra surplus asked of a body, moved to where it is needed"),
+        Category(
+            "savings", "extra surplus asked of a body, moved to where it is needed", "subsidy"
+        ),
     )
     drivers = (
         Driver("savings shortfall", 30),

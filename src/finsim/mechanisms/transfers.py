@@ -146,9 +146,11 @@ class Transfers(Mechanism):
     section = "transfers"
     order = 80
     categories = (
-        Category("top_slice", "a commissioner's allocation top-sliced to a region or centre"),
-        Category("risk_share", "a risk share paid between bodies"),
-        Category("reallocation", "a year-end re-allocation between bodies"),
+        Category(
+            "top_slice", "a commissioner's allocation top-sliced to a region or centre", "subsidy"
+        ),
+        Category("risk_share", "a risk share paid between bodies", "subsidy"),
+        Category("reallocation", "a year-end re-allocation between bodies", "subsidy"),
         Category("teaching_uplift", "a teaching uplift paid to a provider"),
         Category("capital_to_revenue", "capital limit swapped for revenue"),
     )

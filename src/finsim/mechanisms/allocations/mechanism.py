@@ -50,7 +50,7 @@ class Allocations(Mechanism):
 
     section = "allocations"
     order = 10
-    categories = (Category("reallocation", "a year-end re-allocation between bodies"),)
+    categories = (Category("reallocation", "a year-end re-allocation between bodies", "subsidy"),)
     drivers = (Driver("other", 1000, ("reallocation",)),)
     Config = AllocationsConfig
     config: AllocationsConfig
