@@ -73,7 +73,7 @@ WHERE = {
     "allocations": ("allocations", ""),
     "tariff": ("contracts", "the-national-tariff"),
     "activity": ("contracts", "activity"),
-    "contracts": ("contracts", "contracts-activity-block-and-blended"),
+    "contracts": ("contracts", "contracts-activity-block-blended-and-api"),
     "cquin": ("contracts", "cquin"),
     "disputes": ("contracts", "challenges-and-disputes"),
     "costs": ("format", "costs"),

@@ -19,10 +19,11 @@ def economy(
     activity: dict | None = None,
     tariff: dict | None = None,
     years: int = 1,
+    start: str = "2018/19",
     **sections,
 ) -> finsim.Scenario:
     doc = {
-        "scenario": {"name": "t", "start": "2018/19", "years": years},
+        "scenario": {"name": "t", "start": start, "years": years},
         "organisations": {
             "regions": [{"id": "r"}],
             "systems": [{"id": "s", "region": "r"}],
@@ -93,12 +94,15 @@ def test_marginal_rate_applies_only_above_baseline(level):
 
 @pytest.mark.parametrize("level", [0.7, 1.0, 1.25])
 def test_blended_payment_moves_with_activity_at_the_variable_rate_only(level):
-    """A blended contract pays plan + 20% of (actual - plan) at tariff."""
+    """A blended contract (2019/20 emergency care) pays the emergency plan + 20% of (actual -
+    plan) at tariff, and elective activity at tariff: 1,000 x level x 3,000 + 5,000 x 2,000 x
+    (1 + 0.2 (level - 1))."""
     res = finsim.run(
         economy({"type": "blended", "plan": PLAN, "variable_rate": 0.2}, {"level": level}),
         replications=1,
     )
-    assert paid(res)[0] == pytest.approx(PLAN_VALUE + 0.2 * (level - 1) * PLAN_VALUE)
+    expected = 1000 * level * 3000 / 1e6 + 5000 * 2000 / 1e6 * (1 + 0.2 * (level - 1))
+    assert paid(res)[0] == pytest.approx(expected)
 
 
 def test_coding_drift_raises_the_price_per_unit():

@@ -264,3 +264,17 @@ def test_a_scheme_on_a_system_is_used_by_that_scenario_only():
     assert "year_end_only" not in scheme_names()
     with pytest.raises(finsim.ScenarioError, match="unknown scheme 'year_end_only'"):
         finsim.Scenario.from_dict(doc)
+
+
+def test_a_trust_without_a_and_e_has_all_of_its_fund_on_finance():
+    """Finance share 70%, performance never met; provider b is a mental health trust with
+    100% on finance (the 2017/18 rule for non-A&E trusts). Both meet their control totals
+    (surplus 2 >= 0 and 0 >= 0), so a earns 0.7 x 10 = 7.0 and b the whole 10.0."""
+    doc = economy(
+        cost_b=100.0,
+        performance_chance=0.0,
+        finance_share_by_kind={"mental_health": 1.0},
+    )
+    doc["organisations"]["providers"][1]["kind"] = "mental_health"
+    assert payments(doc, "a").sum() == pytest.approx(7.0)
+    assert payments(doc, "b").sum() == pytest.approx(10.0)

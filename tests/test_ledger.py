@@ -143,7 +143,7 @@ def test_the_plan_cache_stays_within_its_budget(monkeypatch):
     """Index arrays seen once (a year end's flow table) are let go, least recently used
     first, so the cache holds at most its budget however many chunks a run has; plans in
     use survive and give the same sums."""
-    from finsim import ledger
+    from finsim import numeric as ledger  # the plan cache lives beside the sums it serves
 
     cache = ledger._PlanCache(budget=200_000)
     monkeypatch.setattr(ledger, "_PLANS", cache)
@@ -159,3 +159,33 @@ def test_the_plan_cache_stays_within_its_budget(monkeypatch):
             assert np.array_equal(unique, expected[0]) and np.array_equal(sums, expected[1])
     assert b"sum" + hot.tobytes() in cache.keys()
     assert len(cache) < 61
+
+
+def test_cash_moves_with_a_posting_unless_accrued_and_pay_settles_it():
+    """An accrual of 12 with cash=False changes balances, not cash; paying 5 on account and 7
+    at year end brings cash level with the accrual. Cash sums to zero throughout."""
+    ledger = Ledger(Calendar(2018, 1), n_accounts=4, replications=2)
+    ledger.post(0, 1, 20.0, "funding")
+    ledger.post(
+        1,
+        2,
+        12.0,
+        "contract_payment" if "contract_payment" in ledger.categories else "funding",
+        cash=False,
+    )
+    np.testing.assert_allclose(ledger.balance[:, 2], 12.0)
+    np.testing.assert_allclose(ledger.cash[:, 2], 0.0)
+    ledger.pay(1, 2, 5.0)
+    ledger.pay(1, 2, np.array([7.0, 7.0]))
+    np.testing.assert_allclose(ledger.cash, ledger.balance)
+    np.testing.assert_allclose(ledger.cash.sum(axis=1), 0.0)
+    ledger.check_conservation("2018/19 year end")
+
+
+def test_cash_that_does_not_balance_is_a_conservation_error():
+    """Cash created from nothing is caught at the year-end check."""
+    ledger = Ledger(Calendar(2018, 1), n_accounts=3, replications=1)
+    ledger.post(0, 1, 5.0, "funding")
+    ledger.cash[0, 2] += 1.0
+    with pytest.raises(ConservationError, match="cash does not balance"):
+        ledger.check_conservation("2018/19 year end")

@@ -40,6 +40,7 @@ def builtins() -> list[type[Mechanism]]:
         m.disputes.Disputes,
         m.incentives.Incentives,
         m.interventions.Interventions,
+        m.pdc.Pdc,
         m.risk_share.RiskShare,
         m.savings.Savings,
         m.tariff.Tariff,

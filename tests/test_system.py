@@ -270,3 +270,13 @@ def test_keep_is_one_value_and_the_old_keywords_still_work():
     both = finsim.run(sc, replications=2, seed=1, keep=finsim.Keep(tables=False), keep_tables=True)
     assert both.tables_kept is True
     assert by_value.positions.equals(by_keyword.positions)
+
+
+def test_no_module_of_the_package_is_over_400_lines():
+    """Large modules are split by what each part is for (issue 15.5)."""
+    long = {
+        str(path.relative_to(SRC)): n
+        for path in sorted(SRC.rglob("*.py"))
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert not long, long

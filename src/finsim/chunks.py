@@ -154,6 +154,11 @@ def _read_chunk(
     monthly = load("monthly.npy", np.float64, n, T, A) if "monthly.npy" in present else None
     if store is not None and store.manifest.get("keep_monthly") is True and monthly is None:
         raise _bad(folder, "'monthly.npy' missing")
+    monthly_cash = (
+        load("monthly_cash.npy", np.float64, n, T, A) if "monthly_cash.npy" in present else None
+    )
+    if (monthly is None) != (monthly_cash is None):
+        raise _bad(folder, "it holds one of 'monthly.npy' and 'monthly_cash.npy' without the other")
     with open(folder / "flows_kept", "rb") as handle:
         kept = handle.read(16).strip()
     if kept not in (b"0", b"1"):
@@ -169,6 +174,7 @@ def _read_chunk(
         monthly=monthly,
         totals=totals,
         flows_kept=kept == b"1",
+        monthly_cash=monthly_cash,
     )
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from finsim.economy import Economy
 from finsim.mechanisms.control_totals import ControlTotalsConfig, totals
-from finsim.mechanisms.incentives import fund_allocation, schemes
+from finsim.mechanisms.incentives import fund_allocation, provider_kinds, schemes
 from finsim.random import Streams, stable_hash
 
 if TYPE_CHECKING:
@@ -116,6 +116,7 @@ def expected_gain_samples(
     if incentive is None:
         return np.zeros((P, F, A))
     scheme = schemes(getattr(scenario, "system", None))[incentive.scheme](incentive, None)
+    scheme.bind(provider_kinds(scenario.model, economy))
     allocation = fund_allocation(incentive, economy)  # (F, A)
     own = surplus >= ct - 1e-9
     system_sum = np.asarray(surplus.reshape(-1, A) @ economy.membership("system")).reshape(P, F, A)

@@ -57,6 +57,7 @@ class ChunkOutput:
     monthly: np.ndarray | None  # (R, T, A) year-to-date revenue surplus at each month end
     totals: dict[str, np.ndarray]  # (R, F, A) sums per body and year (finsim.positions)
     flows_kept: bool = True  # False: flow_keys / flow_amounts are empty
+    monthly_cash: np.ndarray | None = None  # (R, T, A) cash balance at each month end
 
 
 def prepare(scenario: Scenario, seed: int) -> dict[str, Any]:
@@ -96,11 +97,9 @@ class Engine:
             options.keep_journal,
             categories=CATEGORIES if system is None else vocabulary(system.mechanisms.values()),
         )
-        self.monthly = (
-            np.zeros((R, self.economy.calendar.n_months, self.economy.n_accounts))
-            if options.keep_monthly
-            else None
-        )
+        shape = (R, self.economy.calendar.n_months, self.economy.n_accounts)
+        self.monthly = np.zeros(shape) if options.keep_monthly else None
+        self.monthly_cash = np.zeros(shape) if options.keep_monthly else None
         self.events = EventLog(R, keep_detail=options.keep_tables)
         self.records = TableLog(R, enabled=options.keep_tables)
         self.ctx = Context(
@@ -171,7 +170,9 @@ class Engine:
             self.ledger.now = self.events.now = self.records.now = tick
             month = tick % 12 + 1
             for phase in PHASES:
-                if (phase == "year_start" and month != 1) or (phase == "year_end" and month != 12):
+                if (phase == "year_start" and month != 1) or (
+                    phase in ("year_end", "outturn") and month != 12
+                ):
                     continue
                 for handler in self.handlers[phase]:
                     handler(self.ctx)
@@ -180,8 +181,9 @@ class Engine:
                     waiting.succeed()
                     yield waiting  # processes waiting on this phase run first
                 if phase == "close":
-                    if self.monthly is not None:
+                    if self.monthly is not None and self.monthly_cash is not None:
                         self.monthly[:, tick] = self.ledger.year_to_date()
+                        self.monthly_cash[:, tick] = self.ledger.cash
                     if month == 12:
                         self.ledger.check_conservation(f"{calendar.labels[tick // 12]} year end")
                         self.ledger.open_year()
@@ -226,6 +228,7 @@ class Engine:
             extras=extras,
             tables=self.records.to_frames(self.replications, self.economy.ids, calendar.start_year),
             monthly=self.monthly,
+            monthly_cash=self.monthly_cash,
             totals=totals,
             flows_kept=self.options.keep_flows,
         )

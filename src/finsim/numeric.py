@@ -9,7 +9,12 @@ organisations with :func:`row_sum`, which adds left to right.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
 import numpy as np
+from scipy import sparse
 
 
 def row_sum(values: np.ndarray, keepdims: bool = False) -> np.ndarray:
@@ -20,3 +25,129 @@ def row_sum(values: np.ndarray, keepdims: bool = False) -> np.ndarray:
     else:
         out = np.add.accumulate(values, axis=-1)[..., -1]
     return out[..., None] if keepdims else out
+
+
+# -- sums by index: scatter-adds through cached sparse plans (used by the ledger) ---------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    unique: np.ndarray  # the distinct indices, sorted
+    order: np.ndarray | None  # when none repeats: the columns in index order
+    matrix: sparse.csr_array | None  # else row i lists index i's columns, in order
+
+
+class _PlanCache:
+    """Plans by key, least recently used first, within a memory budget: the contracts' plans
+    are used every month, while a year end's flow table makes plans one chunk uses once.
+    Locked, because a Dask worker may run chunks in several threads."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.nbytes = 0
+        self._plans: OrderedDict[bytes, tuple[_Plan, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def keys(self) -> list[bytes]:
+        return list(self._plans)
+
+    def get(self, key: bytes) -> _Plan | None:
+        with self._lock:
+            cached = self._plans.get(key)
+            if cached is None:
+                return None
+            self._plans.move_to_end(key)
+            return cached[0]
+
+    def put(self, key: bytes, plan: _Plan) -> None:
+        size = _size(plan) + len(key)
+        with self._lock:
+            if key not in self._plans:
+                self._plans[key] = (plan, size)
+                self.nbytes += size
+            while self.nbytes > self.budget and len(self._plans) > 1:
+                _, (_, freed) = self._plans.popitem(last=False)
+                self.nbytes -= freed
+
+
+def _size(plan: _Plan) -> int:
+    size = plan.unique.nbytes
+    if plan.order is not None:
+        size += plan.order.nbytes
+    if plan.matrix is not None:
+        m = plan.matrix
+        size += m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
+    return size
+
+
+_PLANS = _PlanCache(budget=64 * 2**20)
+
+
+def _plan(idx: np.ndarray, columns: np.ndarray, signs: np.ndarray, key: bytes) -> _Plan:
+    """How to add up the columns ``columns`` (times ``signs``) sharing an index ``idx``,
+    cached by ``key``: the same index arrays (contracts' payers and payees) come every month.
+
+    The sums are a sparse matrix product, ``matrix @ values.T``: scipy's CSR kernel adds
+    each row's entries strictly in the order they are stored (here: the columns' order)
+    for every replication alike, so a replication's sums are the same bits whatever the
+    number of rows beside it, unlike numpy's pairwise ``sum`` or a BLAS product.
+    """
+    cached = _PLANS.get(key)
+    if cached is not None:
+        return cached
+    unique, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
+    if unique.size == idx.size and np.all(signs == 1.0):
+        plan = _Plan(unique, columns[order], None)
+    else:
+        indptr = np.r_[0, np.cumsum(counts)]
+        matrix = sparse.csr_array(
+            (signs[order], columns[order], indptr),
+            shape=(unique.size, int(columns.max(initial=-1)) + 1),
+        )
+        plan = _Plan(unique, None, matrix)
+    _PLANS.put(key, plan)
+    return plan
+
+
+def _apply(plan: _Plan, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if plan.order is not None:  # nothing to add up
+        return plan.unique, values[:, plan.order]
+    assert plan.matrix is not None
+    return plan.unique, (plan.matrix @ np.ascontiguousarray(values.T)).T
+
+
+def sum_by_index(idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the columns of ``values`` (R, n) that share an index; return (unique idx, (R, m)).
+
+    Columns sharing an index are added strictly in their order, never pairwise, so a
+    replication's sums are the same bits whatever the number of rows beside it.
+    """
+    if idx.size <= 1:
+        return idx, values
+    columns = np.arange(idx.size)
+    plan = _plan(idx, columns, np.ones(idx.size), b"sum" + idx.tobytes())
+    return _apply(plan, values)
+
+
+def net_by_account(
+    target: np.ndarray, source: np.ndarray, amount: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each account's net change when ``amount[:, j]`` moves from ``source[j]`` to
+    ``target[j]``: (accounts, (R, m)). An account adds what it receives, in order, then
+    takes away what it pays, in order."""
+    n = target.size
+    columns = np.tile(np.arange(n), 2)
+    signs = np.repeat([1.0, -1.0], n)
+    key = b"net" + target.tobytes() + b"|" + source.tobytes()
+    plan = _plan(np.concatenate([target, source]), columns, signs, key)
+    return _apply(plan, amount)
+
+
+def scatter_add(dest: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
+    """``dest[:, idx] += values`` that is correct when ``idx`` repeats."""
+    unique, sums = sum_by_index(idx, values)
+    dest[:, unique] += sums

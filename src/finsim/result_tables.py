@@ -81,8 +81,10 @@ def flows_frame(results: Results) -> pd.DataFrame:
 
 
 def monthly_frame(results: Results) -> pd.DataFrame | None:
-    """Each body's year-to-date surplus at every month end, GBP m (revenue, by when money
-    moved): one row per (variant, replication, fy, month, org). None unless kept."""
+    """Each body's year-to-date surplus at every month end, GBP m (revenue, accrued), and its
+    cash balance (everything it has been paid less everything it has paid since the run
+    began, revenue and capital: the difference from its accruals is what it is owed or owes):
+    one row per (variant, replication, fy, month, org). None unless kept."""
     if results._monthly is None:
         return None
     R, T, A = results._monthly.shape
@@ -99,6 +101,11 @@ def monthly_frame(results: Results) -> pd.DataFrame | None:
             "month": np.tile(np.repeat(months, n), R),
             "org": np.tile(ids, R * T),
             "surplus_ytd": results._monthly[:, :, orgs].reshape(-1),
+            **(
+                {"cash": results._monthly_cash[:, :, orgs].reshape(-1)}
+                if results._monthly_cash is not None
+                else {}
+            ),
         }
     )
 

@@ -127,6 +127,11 @@ class Results:
             if chunks and all(c.monthly is not None for c in chunks)
             else None
         )
+        self._monthly_cash = (
+            np.concatenate([c.monthly_cash for c in chunks])[order]
+            if self._monthly is not None and all(c.monthly_cash is not None for c in chunks)
+            else None
+        )
         self._extras: dict[str, np.ndarray] = {}
         for name in chunks[0].extras if chunks else ():
             first = chunks[0].extras[name]

@@ -269,6 +269,7 @@ def _folder(summarised: SummaryAccumulator, economy: Economy, system: System) ->
             monthly=chunk.monthly,
             totals={},
             flows_kept=False,
+            monthly_cash=chunk.monthly_cash,
         )
 
     return fold
@@ -336,7 +337,7 @@ def check_memory(
     probe = run_chunk(scenario, np.array([0]), seed, options)
     per_replication = (
         probe.flow_amounts.nbytes
-        + (probe.monthly.nbytes if probe.monthly is not None else 0)
+        + (2 * probe.monthly.nbytes if probe.monthly is not None else 0)
         + sum(int(t.memory_usage(deep=True).sum()) for t in probe.tables.values())
     )
     if keep_positions:

@@ -216,6 +216,8 @@ class ChunkStore:
                 table("journal.parquet", chunk.journal)
             if chunk.monthly is not None:
                 array("monthly.npy", chunk.monthly)
+            if chunk.monthly_cash is not None:
+                array("monthly_cash.npy", chunk.monthly_cash)
             for name, value in chunk.extras.items():
                 array(f"extra.{name}.npy", value)
             for name, frame in chunk.tables.items():

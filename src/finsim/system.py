@@ -43,6 +43,7 @@ from finsim.mechanisms.cquin import Cquin
 from finsim.mechanisms.disputes import Disputes
 from finsim.mechanisms.incentives import Incentives, IncentiveScheme
 from finsim.mechanisms.interventions import Interventions
+from finsim.mechanisms.pdc import Pdc
 from finsim.mechanisms.risk_share import RiskShare
 from finsim.mechanisms.savings import Savings
 from finsim.mechanisms.tariff import Tariff
@@ -66,6 +67,7 @@ BUILTIN_MECHANISMS: tuple[type[Mechanism], ...] = (
     Disputes,
     Incentives,
     Interventions,
+    Pdc,
     RiskShare,
     Savings,
     Tariff,

@@ -8,7 +8,7 @@ follows from those declarations: a provider before what needs it. Where two
 mechanisms do not depend on each other, their ``order`` attribute keeps the order
 they always had: allocations (10), tariff (20), activity (30), contracts (40),
 cquin (50), disputes (60), risk share (64), control totals (65), incentives (66),
-interventions (67), costs (70), savings (72), capital (78), transfers (80); a
+interventions (67), costs (70), savings (72), capital (78), pdc (79), transfers (80); a
 user's mechanism defaults to 100.
 """
 
@@ -23,6 +23,8 @@ from finsim.mechanisms import (  # noqa: F401
     disputes,
     incentives,
     interventions,
+    loans,
+    pdc,
     risk_share,
     savings,
     tariff,

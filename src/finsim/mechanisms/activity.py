@@ -110,6 +110,11 @@ class Activity(Mechanism):
             "this year's coding drift: the rise of each contract's reported case mix",
         ),
         Slot("activity.realised", "(R, C, P)", "the month's units (from the activity phase)"),
+        Slot(
+            "activity.profile",
+            "(12,)",
+            "share of the year's planned activity done by the end of each month (seasonality)",
+        ),
     )
 
     def __init__(self, config: ActivityConfig, ctx: Context) -> None:
@@ -120,6 +125,9 @@ class Activity(Mechanism):
         n = self.plan.shape[0]
         season = np.ones(12) if config.seasonality is None else np.array(config.seasonality)
         self.season = season / season.mean()
+        profile = np.cumsum(self.season) / 12.0
+        profile[-1] = 1.0
+        ctx.state["activity.profile"] = profile
         self.trend_to_date = 1.0
         self.plan_to_date = 1.0
         self.annual_shock = np.ones((ctx.R, n))

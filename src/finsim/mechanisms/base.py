@@ -79,7 +79,9 @@ if TYPE_CHECKING:
     from finsim.types import ReferencesLike
 
 #: Phases inside every month, in the order they run. ``year_start`` runs only in
-#: M1 and ``year_end`` only in M12; the others run every month.
+#: M1, ``year_end`` and ``outturn`` only in M12; the others run every month. Processes
+#: waiting on a phase (:meth:`Context.at`) run after its handlers, so a dispute settled in
+#: the year (paid once ``year_end`` has fixed the sum withheld) is in the outturn.
 PHASES = (
     "year_start",  # budgets for the year: allocations set, prices moved, plans agreed
     "allocation",  # monthly allocation drawdown
@@ -90,7 +92,8 @@ PHASES = (
     "settlement",  # challenges, disputes, settlements
     "monitoring",  # forecasts of the year's outturn
     "intervention",  # top slices, extra savings, loans
-    "year_end",  # reconciliations, incentive funds, re-allocations
+    "year_end",  # reconciliations, risk shares, re-allocations
+    "outturn",  # the year's outturn assessed: incentive funds' final quarter and year-end rules
     "close",  # month closes: checks
 )
 

@@ -1,9 +1,12 @@
 """CQUIN: Commissioning for Quality and Innovation payments on top of contract value.
 
 What it models: a share of each contract's value (2.5% in 2016/17, 1.25% in
-2019/20) is earned by meeting quality goals. Commissioners pay it monthly on
-account at the expected achievement, and at year end the provider keeps the
-share of the scheme it actually achieved: the difference is paid or refunded.
+2019/20) is earned by meeting quality goals. The value is the contract's *actual* annual
+value (2012/13-2018/19: "on outturn/actual annual value", T5, T6, Q2, S), its plan's value
+(``base: plan``; for an api contract its fixed element, the 2022/23 rule, Q7, S). Each month
+the commissioner accrues it at the expected achievement on the value to date, and at year
+end the provider keeps the share of the scheme it actually achieved: the difference is
+paid or refunded.
 Achievement is a given rate or, with ``sd``, a random share per contract and
 year (mean ``mean``; logit-normal, :mod:`finsim.distributions`), so some
 providers lose part of it.
@@ -31,7 +34,7 @@ from finsim.scenario.units import SHARE, Share
 if TYPE_CHECKING:
     from finsim.types import ReferencesLike
 
-ContractType = Literal["activity", "block", "blended"]
+ContractType = Literal["activity", "block", "blended", "api"]
 
 
 class Achievement(StrictModel):
@@ -59,6 +62,12 @@ class CquinConfig(StrictModel):
     achievement: Share | Achievement = Field(
         default=1.0,
         description="share of the scheme earned: a rate, or {mean, sd} drawn per contract",
+    )
+    base: Literal["actual", "plan"] = Field(
+        default="actual",
+        description="the value the share is of: actual (the contract's value for the activity "
+        "done, accrued month by month) or plan (the plan's value; an api contract's fixed "
+        "element)",
     )
     contract_types: list[ContractType] = Field(
         default_factory=lambda: list(get_args(ContractType)),
@@ -95,6 +104,7 @@ class Cquin(Mechanism):
         "contracts.provider",
         "contracts.commissioner",
         "contracts.plan_value_now",
+        "contracts.accrued_ytd",
     )
 
     def __init__(self, config: CquinConfig, ctx: Context) -> None:
@@ -120,14 +130,18 @@ class Cquin(Mechanism):
         return {"payment": self.pay, "year_end": self.reconcile}
 
     def pay(self, ctx: Context) -> None:
-        """Pay a twelfth of the expected CQUIN on account (the value at stake is set in M1)."""
+        """Accrue the month's CQUIN at the expected achievement on the value to date."""
         if ctx.month == 1:
-            plan_value = ctx.state["contracts.plan_value_now"]()
-            self.at_stake = plan_value * self.config.share.at(ctx.fy_start_year) * self.applies
             self.paid[:] = 0.0
-        amount = self.at_stake * self.mean / 12.0
-        self.paid += amount
-        ctx.ledger.post(self.commissioner, self.provider, amount, "cquin")
+        share = self.config.share.at(ctx.fy_start_year) * self.applies
+        if self.config.base == "actual":
+            self.at_stake = ctx.state["contracts.accrued_ytd"] * share
+            expected = self.at_stake * self.mean
+        else:
+            self.at_stake = ctx.state["contracts.plan_value_now"]() * share
+            expected = self.at_stake * self.mean * ctx.month / 12.0
+        ctx.ledger.post(self.commissioner, self.provider, expected - self.paid, "cquin")
+        self.paid = expected
 
     def achieved(self, ctx: Context) -> np.ndarray:
         a = self.config.achievement
@@ -137,7 +151,10 @@ class Cquin(Mechanism):
         return share(u, self.mean, a.sd)
 
     def reconcile(self, ctx: Context) -> None:
-        """Pay (or recover) the difference between CQUIN earned and paid on account."""
+        """Pay (or recover) the difference between CQUIN earned and accrued."""
+        if self.config.base == "actual":  # on the year's value after any sum withheld
+            share = self.config.share.at(ctx.fy_start_year) * self.applies
+            self.at_stake = ctx.state["contracts.accrued_ytd"] * share
         achievement = self.achieved(ctx)
         earned = self.at_stake * achievement
         ctx.ledger.post(self.commissioner, self.provider, earned - self.paid, "cquin")

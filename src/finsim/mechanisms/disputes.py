@@ -239,9 +239,9 @@ class Disputes(Mechanism):
         if not decided.any():
             return
         # decided by March (settlement comes before the year-end reconciliation in the month):
-        # settle once the year end has fixed the sum withheld
+        # settle once the year end has fixed the sum withheld, before the outturn is assessed
         if tick <= year_end:
-            yield ctx.at(year_end, "close")
+            yield ctx.at(year_end, "year_end")
         withheld = ctx.state["contracts.withheld"][fy]
         paid = share * withheld * decided
         ctx.ledger.post(
@@ -260,7 +260,7 @@ class Disputes(Mechanism):
             settlement=paid,
             decided_month=decided_at,
         )
-        ctx.state["contracts.accept"](ctx, share * decided, fy, cfg.basis, withheld)
+        ctx.state["contracts.accept"](ctx, share * decided, fy, cfg.basis, withheld, decided)
 
     def _fees(self, ctx: Context, fee: float, open_: np.ndarray, fy: int) -> None:
         if fee <= 0:

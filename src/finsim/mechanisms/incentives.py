@@ -35,204 +35,41 @@ accept their control totals expect to earn (:mod:`finsim.decisions`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import Field, field_validator
 
-from finsim.economy import TREASURY, Economy
+from finsim.economy import TREASURY
 from finsim.errors import did_you_mean
 from finsim.ledger import Category
 from finsim.mechanisms.base import Context, Driver, Mechanism
+from finsim.mechanisms.incentive_schemes import (
+    BUILTIN_SCHEMES,
+    IncentiveScheme,
+    IncentivesConfig,
+    fund_allocation,
+    provider_kinds,
+    register_scheme,
+    scheme_names,
+    schemes,
+)
 from finsim.numeric import row_sum
-from finsim.scenario.models import Money, StrictModel
-from finsim.scenario.params import MoneyByYear, RateByYear, ShareByYear
-from finsim.scenario.units import Share
 from finsim.state import Slot
 
+__all__ = [
+    "BUILTIN_SCHEMES",
+    "IncentiveScheme",
+    "Incentives",
+    "IncentivesConfig",
+    "fund_allocation",
+    "provider_kinds",
+    "register_scheme",
+    "scheme_names",
+    "schemes",
+]
+
 if TYPE_CHECKING:
-    from finsim.types import ReferencesLike, SystemLike
-
-
-class IncentivesConfig(StrictModel):
-    """An incentive fund and the rules for earning it."""
-
-    scheme: str = Field(default="sustainability_fund", description="a registered scheme name")
-    fund: MoneyByYear = Field(description="size of the fund each year, GBP m")
-    allocation: dict[str, Money] = Field(
-        description="each body's allocation of the first year's fund, GBP m (scaled with the fund)"
-    )
-    phasing: list[Share] = Field(
-        default_factory=lambda: [0.15, 0.20, 0.30, 0.35],
-        description="share of the year's allocation earnable in each quarter (sums to 1)",
-    )
-    finance_share: ShareByYear = Field(
-        default_factory=lambda: ShareByYear.constant(0.7),
-        description="share earned by meeting the year-to-date control total (0.7 = 70%)",
-    )
-    performance_chance: Share = Field(
-        default=1.0, description="chance each quarter of meeting the performance trajectories"
-    )
-    system_share: ShareByYear = Field(
-        default_factory=lambda: ShareByYear.constant(0.0),
-        description="share of the finance share resting on the system's total (0.25; 1 = fully "
-        "system-based)",
-    )
-    unearned: list[Literal["bonus", "general_distribution"]] = Field(
-        default_factory=list,
-        description="how unearned money returns at year end, in order (the rest stays central)",
-    )
-    bonus_ratio: RateByYear = Field(
-        default_factory=lambda: RateByYear.constant(1.0),
-        description="bonus GBP for each GBP by which an acceptor beat its control total",
-    )
-
-    @field_validator("phasing")
-    @classmethod
-    def _quarters(cls, value: list[float]) -> list[float]:
-        if len(value) != 4 or any(v < 0 for v in value) or abs(sum(value) - 1.0) > 1e-9:
-            raise ValueError(
-                "expected four quarterly shares summing to 1, e.g. [0.15, 0.2, 0.3, 0.35]"
-            )
-        return value
-
-
-def fund_allocation(config: IncentivesConfig, economy: Economy) -> np.ndarray:
-    """Each body's allocation of the fund by year, ``(F, A)``, scaled with the fund's size."""
-    calendar = economy.calendar
-    sizes = np.array(config.fund.series(calendar.start_year, calendar.n_years))
-    base = np.zeros(economy.n_accounts)
-    for org_id, amount in config.allocation.items():
-        base[economy.index(org_id)] = amount
-    first = sizes[0] if sizes[0] > 0 else 1.0
-    return sizes[:, None] / first * base[None, :]
-
-
-class IncentiveScheme:
-    """How an incentive fund is earned. Subclass and add to a System to write your own.
-
-    ``ctx`` is None when the scheme is made for the acceptance pilot
-    (:func:`finsim.decisions.decide`), which asks only :meth:`expected_payment`.
-    """
-
-    name: ClassVar[str] = "sustainability_fund"
-
-    def __init__(self, config: IncentivesConfig, ctx: Context | None) -> None:
-        self.config = config
-
-    def expected_payment(
-        self,
-        year: int,
-        allocation: np.ndarray,
-        own_pass: np.ndarray,
-        system_pass: np.ndarray,
-        performance_pass: np.ndarray | float,
-    ) -> np.ndarray:
-        """What a body that accepted would earn over the year, ``(P, n)``, in each of the
-        acceptance pilot's P replications: the quarterly payments, summed.
-
-        ``year`` is the calendar year the financial year starts in; ``allocation`` ``(n,)``
-        each body's allocation that year; ``own_pass`` and ``system_pass`` ``(P, n)`` whether
-        its year-end surplus (before incentives) meets its own and its system's control
-        total; ``performance_pass`` the chance it meets its performance trajectories.
-        Bodies accept or reject on this (:mod:`finsim.decisions`). A scheme that overrides
-        :meth:`quarter` but not this method gets the sum of its four quarters on the year's
-        tests (its ``quarter`` then sees a context with ``fy_start_year`` only).
-        """
-        cls = type(self)
-        if (
-            cls.quarter is not IncentiveScheme.quarter
-            and cls.expected_payment is IncentiveScheme.expected_payment
-        ):
-            pilot: Any = _PilotYear(year)
-            total = np.zeros(np.shape(own_pass))
-            for q in range(1, 5):
-                total = total + self.quarter(
-                    pilot, q, allocation, own_pass, system_pass, np.asarray(performance_pass)
-                )
-            return total
-        finance = self.config.finance_share.at(year)
-        s = self.config.system_share.at(year)
-        finance_met = (1 - s) * own_pass + s * system_pass
-        return allocation * (finance * finance_met + (1 - finance) * performance_pass)
-
-    def quarter(
-        self,
-        ctx: Context,
-        q: int,
-        allocation: np.ndarray,
-        own_pass: np.ndarray,
-        system_pass: np.ndarray,
-        performance_pass: np.ndarray,
-    ) -> np.ndarray:
-        """The quarter's payment to each body, ``(R, n)``, before the acceptance mask."""
-        year = ctx.fy_start_year
-        finance = self.config.finance_share.at(year)
-        s = self.config.system_share.at(year)
-        finance_met = (1.0 - s) * own_pass + s * system_pass
-        earned = finance * finance_met + (1.0 - finance) * performance_pass
-        return allocation * self.config.phasing[q - 1] * earned
-
-    def year_end(
-        self,
-        ctx: Context,
-        unearned: np.ndarray,
-        allocation: np.ndarray,
-        beaten: np.ndarray,
-        met: np.ndarray,
-    ) -> list[tuple[str, np.ndarray]]:
-        """Redistributions of unearned money: (category, (R, n) amounts) in order."""
-        out = []
-        pool = unearned.copy()
-        for rule in self.config.unearned:
-            if rule == "bonus":
-                wanted = self.config.bonus_ratio.at(ctx.fy_start_year) * np.maximum(beaten, 0.0)
-                amount = _capped(wanted, pool)
-                out.append(("incentive_bonus", amount))
-            else:
-                weights = allocation * met
-                total = row_sum(weights, keepdims=True)
-                amount = np.where(
-                    total > 0, pool[:, None] * weights / np.where(total > 0, total, 1.0), 0.0
-                )
-                out.append(("general_distribution", amount))
-            pool = pool - row_sum(amount)
-        return out
-
-
-class _PilotYear:
-    """What :meth:`IncentiveScheme.quarter` may read of the context when the pilot asks it."""
-
-    def __init__(self, year: int) -> None:
-        self.fy_start_year = year
-
-
-def _capped(wanted: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """Pay what is wanted, scaled down pro rata where the pool is smaller."""
-    total = row_sum(wanted)
-    scale = np.where(total > pool, pool / np.where(total > 0, total, 1.0), 1.0)
-    return wanted * np.maximum(scale, 0.0)[:, None]
-
-
-#: The incentive schemes finsim has, by name.
-BUILTIN_SCHEMES: dict[str, type[IncentiveScheme]] = {"sustainability_fund": IncentiveScheme}
-
-
-def register_scheme(cls: type[IncentiveScheme]) -> NoReturn:
-    """Removed: raises :class:`TypeError`; use ``finsim.System.default().with_scheme(cls)``."""
-    raise TypeError(
-        f"register_scheme({getattr(cls, '__name__', cls)!r}) was removed: registering no "
-        "longer changes a process-wide table. Use a System: "
-        "system = finsim.System.default().with_scheme(cls), then "
-        "finsim.load_scenario(path, system=system)"
-    )
-
-
-def schemes(system: SystemLike | None = None) -> dict[str, type[IncentiveScheme]]:
-    """The incentive schemes by name: the built-ins, and the System's (``system.schemes``)."""
-    if system is None:
-        return dict(BUILTIN_SCHEMES)
-    return {**BUILTIN_SCHEMES, **system.schemes}
+    from finsim.types import ReferencesLike
 
 
 class Incentives(Mechanism):
@@ -274,6 +111,7 @@ class Incentives(Mechanism):
         self.scheme = schemes(getattr(ctx, "system", None))[config.scheme](config, ctx)
         self.allocation = fund_allocation(config, economy)
         self.bodies = np.flatnonzero(self.allocation.any(axis=0))
+        self.scheme.bind(provider_kinds(ctx.scenario.model, economy)[self.bodies])
         self.paid = np.zeros((ctx.R, economy.n_accounts))
         self.member = economy.membership("system")
         ctx.state["incentives.received_ytd"] = self.paid
@@ -303,7 +141,11 @@ class Incentives(Mechanism):
             )
 
     def phases(self) -> Mapping[str, Callable[[Context], None]]:
-        return {"year_start": self.fund, "monitoring": self.quarter_end, "year_end": self.year_end}
+        return {
+            "year_start": self.fund,
+            "monitoring": self.quarter_end,
+            "outturn": self.outturn,
+        }
 
     def fund(self, ctx: Context) -> None:
         """The treasury funds the centre's incentive fund for the year."""
@@ -325,9 +167,19 @@ class Incentives(Mechanism):
         return own, system_pass, before
 
     def quarter_end(self, ctx: Context) -> None:
-        """At each quarter end, pay acceptors what the quarter's tests earn them."""
-        if ctx.month % 3:
+        """At the end of Q1-Q3, pay acceptors what the quarter's tests on the year-to-date
+        accrued position earn them (Q4 is tested on the outturn: :meth:`outturn`)."""
+        if ctx.month % 3 or ctx.month == 12:
             return
+        self._pay_quarter(ctx)
+
+    def outturn(self, ctx: Context) -> None:
+        """Q4 on the full-year outturn, after the year-end reconciliations; then the year-end
+        rules for unearned money."""
+        self._pay_quarter(ctx)
+        self.year_end(ctx)
+
+    def _pay_quarter(self, ctx: Context) -> None:
         q = ctx.month // 3
         own, system_pass, _ = self._tests(ctx, ctx.month / 12.0)
         b = self.bodies
@@ -370,8 +222,3 @@ class Incentives(Mechanism):
             surplus_before_incentives=before[:, b],
             control_total=totals,
         )
-
-
-def scheme_names(system: SystemLike | None = None) -> list[str]:
-    """Names of the incentive schemes (of ``system``, else the built-ins and registered)."""
-    return list(schemes(system))

@@ -17,10 +17,15 @@ control total it intervenes, in a configured order, until the gap is covered:
   they cut uncommitted spending to match, so the region keeps it as surplus;
 * ``rapid_savings``: region-wide schemes across its providers, pro rata to their
   costs, with uncertain delivery;
-* ``loans``: revenue-support loans from the centre to providers forecast to
-  miss their totals (``loan``), repaid in equal instalments at the end of each
-  of the following years (``loan_repayment``). Loans are financing (kind
-  ``capital``): they give cash, not a better position.
+* ``loans``: revenue-support loans from the centre to providers forecast to miss
+  their totals (``loan``), repaid over the following years (``loan_repayment``)
+  on a profile, with interest at a rate (``loan_interest``, a revenue cost of the
+  borrower: 1.5%, 3.5% or 6% for interim revenue support in 2015/16-2019/20, Hansard
+  UIN 194777, C); a borrower in deficit at the year end may roll its instalment
+  over (event ``loan_rollover``), and at a dated conversion every loan becomes
+  public dividend capital (``pdc_conversion``; support is then given as ``pdc``),
+  as on 1 April 2020 (S). Loans and PDC are financing (kind ``capital``): they give
+  cash, not a better position; see :mod:`finsim.mechanisms.loans`.
 
 Each forecast and intervention is an event and a row of
 ``res.table("interventions")``; raised control totals appear in positions.
@@ -33,10 +38,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from finsim.calendar import parse_fy
 from finsim.economy import EXTERNAL, ORG_TYPES
 from finsim.ledger import Category
 from finsim.mechanisms.base import BridgeView, Context, Driver, Mechanism
 from finsim.mechanisms.interventions_config import InterventionsConfig
+from finsim.mechanisms.loans import LoanBook
 from finsim.mechanisms.transfers import current_allocation
 from finsim.numeric import row_sum
 from finsim.positions import PositionView
@@ -66,6 +73,9 @@ class Interventions(Mechanism):
         ),
         Category("loan", "a loan to a body in difficulty"),
         Category("loan_repayment", "a loan repaid"),
+        Category("loan_interest", "interest on a loan, paid by the borrower to the lender"),
+        Category("pdc_conversion", "a loan settled by its conversion to PDC"),
+        Category("pdc", "public dividend capital issued to a body"),
     )
     drivers = (Driver("interventions", 60, ("top_slice",)),)
 
@@ -124,9 +134,13 @@ class Interventions(Mechanism):
         self.so_far = np.zeros((R, A))  # what interventions have delivered this year
         self.is_region = economy.org_type == ORG_TYPES.index("region")
         self.raised = np.zeros((R, F, A))
-        self.loans: list[
-            tuple[int, np.ndarray, np.ndarray]
-        ] = []  # (year, providers, amount (R, n))
+        loans = config.loans
+        self.loans = LoanBook(loans.rate, loans.term, loans.profile)
+        self.pdc_year = (
+            None
+            if loans.convert_to_pdc is None
+            else parse_fy(loans.convert_to_pdc) - ctx.calendar.start_year
+        )
         ctx.state["output.control_total_raised"] = self.raised
 
     @classmethod
@@ -148,9 +162,16 @@ class Interventions(Mechanism):
             )
 
     def phases(self) -> Mapping[str, Callable[[Context], None]]:
-        return {"year_start": self.new_year, "costs": self.deliver, "intervention": self.monitor}
+        return {
+            "year_start": self.new_year,
+            "costs": self.deliver,
+            "intervention": self.monitor,
+            "year_end": self._repay_loans,
+        }
 
     def new_year(self, ctx: Context) -> None:
+        if ctx.fy == self.pdc_year:
+            self.loans.convert_to_pdc(ctx.ledger, ctx.events, self.centre)
         self.monthly_cut[:] = 0.0
         self.expected_left[:] = 0.0
         self.expected_monthly[:] = 0.0
@@ -166,7 +187,7 @@ class Interventions(Mechanism):
             self.so_far[:, bodies] += self.monthly_cut[:, bodies]
         self.expected_left = np.maximum(self.expected_left - self.expected_monthly, 0.0)
         if ctx.month == 12:
-            self._repay_loans(ctx)
+            self.loans.charge_interest(ctx.ledger, ctx.fy, self.centre)
 
     def _forecast(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """Each body's forecast outturn before incentives (R, A), and each region's (R, A).
@@ -344,20 +365,18 @@ class Interventions(Mechanism):
         shortfall = np.where(shortfall > 1e-6, shortfall, 0.0)  # rounding is not a shortfall
         if not shortfall.any():
             return
+        if self.pdc_year is not None and ctx.fy >= self.pdc_year:  # support given as PDC
+            ctx.ledger.post(self.centre, providers, shortfall, "pdc", "non_recurrent", "capital")
+            ctx.events.record(
+                providers, "pdc", "support given as PDC", shortfall > 0, shortfall, detailed=True
+            )
+            return
         ctx.ledger.post(self.centre, providers, shortfall, "loan", "non_recurrent", "capital")
         ctx.events.record(
             providers, "loan", "revenue support loan", shortfall > 0, shortfall, detailed=True
         )
-        self.loans.append((ctx.fy, providers, shortfall))
+        self.loans.lend(ctx.fy, providers, shortfall, (12 - ctx.month) / 12.0)
 
     def _repay_loans(self, ctx: Context) -> None:
-        years = self.config.loans.repay_years
-        for year, providers, amount in self.loans:
-            if 0 < ctx.fy - year <= years:
-                instalment = amount / years
-                ctx.ledger.post(
-                    providers, self.centre, instalment, "loan_repayment", "non_recurrent", "capital"
-                )
-                ctx.events.record(
-                    providers, "loan_repayment", "", instalment > 0, instalment, detailed=True
-                )
+        rollover = self.config.loans.rollover == "when_in_deficit"
+        self.loans.year_end(ctx.ledger, ctx.events, ctx.fy, self.centre, rollover)

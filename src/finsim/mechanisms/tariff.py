@@ -12,7 +12,9 @@ National rules carried with the tariff:
 * the **emergency marginal rate**: emergency admissions above a baseline are
   paid at a share of price (30% from 2010/11 to 2014/15, 50% in 2015/16, 70%
   from 2016/17 to 2018/19, then replaced by blended payment), applied by
-  :mod:`finsim.mechanisms.contracts` at the year-end reconciliation;
+  :mod:`finsim.mechanisms.contracts` in each month's accrual, against a baseline fixed in a
+  base year (value moving with the tariff only), the commissioner keeping the rest of the
+  price and reinvesting the share ``reinvested`` of it;
 * the optional **short-stay emergency adjustment**: a share of emergency
   admissions are short stays paid at a reduced price, lowering the average
   non-elective price.
@@ -25,7 +27,7 @@ year start, and ``ctx.state["tariff.pods"]``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 from pydantic import Field
@@ -60,6 +62,32 @@ class MarginalRate(StrictModel):
     pods: list[str] = Field(
         default_factory=lambda: ["non_elective"], description="the points of delivery it covers"
     )
+    baseline: Literal["base_year", "plan"] = Field(
+        default="base_year",
+        description="base_year: the baseline is each contract's emergency activity in a base "
+        "year (its emergency_baseline, else its first-year plan), fixed in units so its value "
+        "moves with the tariff only, as the rule of 2010/11 on; plan: it grows with the plan",
+    )
+    reinvested: Share = Field(
+        default=0.0,
+        description="share of the price retained above the baseline the commissioner spends in "
+        "the year on admission-avoidance schemes (the rest stays in its surplus)",
+    )
+    reinvested_with: Literal["provider", "external"] = Field(
+        default="provider",
+        description="who runs those schemes: the contract's provider (agreed with providers "
+        "from 2013/14) or bodies outside the NHS",
+    )
+
+
+class MarginalRule(NamedTuple):
+    """The marginal rate in force in a year (``tariff.marginal_rate``)."""
+
+    mask: np.ndarray  # (P,) bool: the points of delivery it covers
+    rate: float
+    baseline: str
+    reinvested: float
+    reinvested_with: str
 
 
 class ShortStay(StrictModel):
@@ -106,8 +134,8 @@ class Tariff(Mechanism):
         Slot("tariff.price", "(P,)", "this year's price per unit, GBP (from year start)"),
         Slot(
             "tariff.marginal_rate",
-            "None or ((P,) bool, float)",
-            "the PODs paid at the emergency marginal rate above baseline, and the rate",
+            "None or MarginalRule",
+            "the PODs paid at the emergency marginal rate above baseline, the rate and its rules",
         ),
     )
 
@@ -172,4 +200,6 @@ class Tariff(Mechanism):
         rule = self.config.emergency_marginal_rate
         if rule is not None:
             mask = np.isin(np.array(self.pods), rule.pods)
-            ctx.state["tariff.marginal_rate"] = (mask, rule.rate.at(year))
+            ctx.state["tariff.marginal_rate"] = MarginalRule(
+                mask, rule.rate.at(year), rule.baseline, rule.reinvested, rule.reinvested_with
+            )

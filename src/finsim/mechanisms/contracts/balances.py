@@ -1,0 +1,83 @@
+"""Cash beside accruals on contracts, and the agreement of balances between the two sides.
+
+A contract's income is accrued each month (:mod:`finsim.mechanisms.contracts`) but paid in
+cash on account, a twelfth of the plan each month, and settled in cash at year end. Each side
+keeps its own view of what the year's activity has earned: the provider its own, including
+what the commissioner disputes; the commissioner its own, excluding it from the month it
+challenged the contract (the coding above the case mix it accepts, or the value above plan).
+The ledger's accrual (the amount both books show once the year closes) is the commissioner's
+view: a disputed sum is withheld at the year-end reconciliation. The provider still holds it
+as owed to it until the dispute is decided, when it is paid its share and writes off the
+rest. The NHS's agreement-of-balances exercise compares the two sides' receivables and
+payables: :class:`Balances` records them each month in ``res.table("balances")``, with the
+mismatch between them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from finsim.logs import TableLog
+
+
+class Balances:
+    """Each contract's cash and the two sides' balances, ``(R, C)``."""
+
+    def __init__(self, R: int, C: int) -> None:
+        #: cash paid on the contract for the current year, to date
+        self.cash = np.zeros((R, C))
+        #: sums withheld at each year's reconciliation and not yet decided, by year
+        self.open: dict[int, np.ndarray] = {}
+
+    def new_year(self) -> None:
+        self.cash = np.zeros_like(self.cash)
+
+    def paid(self, amount: np.ndarray) -> None:
+        self.cash = self.cash + amount
+
+    def withheld(self, fy: int, amount: np.ndarray) -> None:
+        """The year's disputed sums, withheld at its reconciliation: open until decided."""
+        if amount.any():
+            self.open[fy] = amount.copy()
+
+    def decided(self, fy: int, mask: np.ndarray) -> None:
+        """Disputes over year ``fy`` decided where ``mask``: paid their share, the rest
+        written off by the provider; nothing of them is open any more."""
+        if fy in self.open:
+            self.open[fy] = np.where(mask, 0.0, self.open[fy])
+
+    def record(
+        self,
+        records: TableLog,
+        provider: np.ndarray,
+        labels: dict[str, np.ndarray],
+        provider_view: np.ndarray,
+        commissioner_view: np.ndarray,
+    ) -> None:
+        """Month-end balances per contract: what the provider holds as owed to it
+        (``receivable``), what the commissioner holds as owing (``payable``), the cash paid
+        this year, and the ``mismatch`` between the two sides (the disputed sums)."""
+        earlier = sum(self.open.values(), np.zeros_like(self.cash))
+        receivable = provider_view - self.cash + earlier
+        payable = commissioner_view - self.cash
+        records.record(
+            "balances",
+            provider,
+            labels,
+            cash_paid=self.cash,
+            receivable=receivable,
+            payable=payable,
+            mismatch=receivable - payable,
+        )
+
+
+def commissioner_view(
+    earned: np.ndarray,
+    challenged: np.ndarray | None,
+    disputed: np.ndarray,
+) -> np.ndarray:
+    """The commissioner's view of a year's earned value to date, ``(R, C)``: the agreed
+    value less the sum it disputes, on contracts it has challenged."""
+    if challenged is None:
+        return earned
+    return earned - np.where(challenged, np.maximum(disputed, 0.0), 0.0)

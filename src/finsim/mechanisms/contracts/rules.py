@@ -1,0 +1,286 @@
+"""How a contract is paid for the activity done: its settings and the payment rules by type.
+
+The rules, each from its source (confidence marks as in finsim's policy tree,
+``python -m finsim.policy``: C official, S secondary):
+
+* **activity** (Payment by Results): every unit at the national price x market forces
+  factor x case mix. Under the **emergency marginal rate** (tariff section; 2010/11-2018/19)
+  emergency activity above a *baseline fixed in a base year* is paid at a share of price:
+  30% from 2010/11 (baseline: the value of 2008/09 emergency activity, adjusted only for
+  tariff changes; M1-M3, S), 70% under the 2015/16 enhanced tariff option and from 2016/17
+  (T7, T8, C; T2, M5, M6, S). The baseline is in units of the base year, so its value moves
+  with the tariff only; the commissioner keeps the rest of the price, to be reinvested in
+  admission-avoidance schemes (from 2013/14 agreed with providers; M2, S).
+* **block**: a fixed annual value, whatever the activity.
+* **blended** (the 2019/20 blended payment for emergency care, M9, M10, S): for the
+  emergency points of delivery a fixed payment on planned activity plus a variable 20% of
+  price for activity above or below plan; every other point of delivery at tariff.
+* **api** (aligned payment and incentive, 2022/23 on; A1-A3, S; T11, C): a fixed element (the
+  plan's value) plus, for elective activity only, a variable element of a share of price
+  for activity above or below a target that is a share of a base year's value (2022/23:
+  75% of price against 104% of 2019/20 value-weighted activity; 2023/24: elective paid at
+  100% of price against the elective recovery fund target).
+
+Everything is year to date: :func:`due` is what a contract has earned by the end of a month
+for the units done so far, each reference (plan, target, baseline) taken at its share of the
+year so far (the activity's seasonal profile), so the month's accrual is the change in it and
+the year end's equals the annual rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import Field
+
+from finsim.errors import did_you_mean
+from finsim.scenario.models import Id, Money, StrictModel
+from finsim.scenario.params import Growth, RateByYear, ShareByYear
+from finsim.scenario.units import Count
+
+if TYPE_CHECKING:
+    from finsim.types import ReferencesLike
+
+#: GBP per unit x units -> GBP m.
+PER_MILLION = 1e-6
+TYPES = ("activity", "block", "blended", "api")
+#: How a point of delivery of a contract is paid: at tariff, within the fixed element, or
+#: fixed with a variable element.
+TARIFF, FIXED, VARIABLE = 0, 1, 2
+#: The points of delivery with a variable element when the contract does not say.
+DEFAULT_VARIABLE_PODS = {
+    "blended": ("non_elective",),
+    "api": ("elective", "day_case", "outpatient_first"),
+}
+#: The share of price of the variable element when the contract does not say.
+DEFAULT_VARIABLE_RATE = {"blended": 0.2, "api": 0.75}
+
+
+class Contract(StrictModel):
+    """One contract between a commissioner and a provider."""
+
+    id: Id = Field(description="unique among the contracts")
+    commissioner: Id = Field(description="the commissioner paying")
+    provider: Id = Field(description="the provider paid")
+    type: Literal["activity", "block", "blended", "api"] = Field(
+        default="activity",
+        description="activity: at tariff for activity; block: a fixed value; blended: 2019/20 "
+        "emergency care, a fixed payment plus a variable share of price off plan; api: aligned "
+        "payment and incentive, a fixed element plus an elective variable element off target",
+    )
+    plan: dict[str, Count] = Field(
+        default_factory=dict,
+        description="planned activity per point of delivery in the first simulated year, units",
+    )
+    value: Money | None = Field(
+        default=None, description="block contracts: annual value in the first simulated year, GBP m"
+    )
+    growth: Growth | None = Field(
+        default=None,
+        description="block contracts: growth of the value into each year "
+        "(default: the tariff's cost uplift less efficiency)",
+    )
+    variable_rate: ShareByYear | None = Field(
+        default=None,
+        description="blended and api contracts: share of price paid for activity off plan "
+        "(blended) or off target (api); default 0.2 (blended), 0.75 (api)",
+    )
+    variable_pods: list[str] | None = Field(
+        default=None,
+        description="blended and api contracts: the points of delivery with a variable element "
+        "(default: non_elective for blended; elective, day_case and outpatient_first for api)",
+    )
+    target_share: RateByYear | None = Field(
+        default=None,
+        description="api contracts: the elective target as a share of the base year's value "
+        "(1.04 in 2022/23); default 1",
+    )
+    target_base: dict[str, Count] | None = Field(
+        default=None,
+        description="api contracts: units per variable point of delivery in the base year the "
+        "target is a share of (default: the first year's plan), valued at each year's prices",
+    )
+    emergency_baseline: dict[str, Count] | None = Field(
+        default=None,
+        description="units above which emergency activity is paid at the marginal rate, in "
+        "the base year (default: the first year's plan)",
+    )
+
+
+def plan_matrix(
+    contracts: list[Contract], pods: tuple[str, ...], field: str = "plan"
+) -> np.ndarray:
+    """Each contract's first-year units per point of delivery, ``(C, P)``."""
+    pod_index = {p: i for i, p in enumerate(pods)}
+    out = np.zeros((len(contracts), len(pods)))
+    for i, contract in enumerate(contracts):
+        for pod, units in (getattr(contract, field) or {}).items():
+            if pod in pod_index:
+                out[i, pod_index[pod]] = units
+    return out
+
+
+def treatment(contracts: list[Contract], pods: tuple[str, ...]) -> np.ndarray:
+    """How each contract pays each point of delivery, ``(C, P)``: TARIFF, FIXED or VARIABLE."""
+    out = np.full((len(contracts), len(pods)), TARIFF, dtype=np.int64)
+    for i, contract in enumerate(contracts):
+        if contract.type in ("blended", "api"):
+            variable = contract.variable_pods or DEFAULT_VARIABLE_PODS[contract.type]
+            rest = FIXED if contract.type == "api" else TARIFF
+            out[i] = [VARIABLE if pod in variable else rest for pod in pods]
+        elif contract.type == "block":
+            out[i] = FIXED
+    return out
+
+
+def variable_rate(contracts: list[Contract], year: int) -> np.ndarray:
+    """Each contract's variable share of price in the year starting in ``year``, ``(C,)``."""
+    return np.array(
+        [
+            c.variable_rate.at(year)
+            if c.variable_rate is not None
+            else DEFAULT_VARIABLE_RATE.get(c.type, 0.0)
+            for c in contracts
+        ]
+    )
+
+
+def target_share(contracts: list[Contract], year: int) -> np.ndarray:
+    """Each api contract's target as a share of its base, ``(C,)`` (1 where none is set)."""
+    return np.array([c.target_share.at(year) if c.target_share else 1.0 for c in contracts])
+
+
+@dataclass
+class Rules:
+    """What :func:`due` needs of a year's contracts, ``C`` contracts by ``P`` points of
+    delivery; references are annual (the year's full plan, target and baseline, in units)."""
+
+    kind: np.ndarray  # (C,) index into TYPES
+    treatment: np.ndarray  # (C, P) TARIFF, FIXED, VARIABLE
+    plan_units: np.ndarray  # (C, P) this year's plan
+    target_units: np.ndarray  # (C, P) api: this year's target (share x base); else the plan
+    variable_rate: np.ndarray  # (C,)
+    block_value: np.ndarray  # (C,) this year's block values, GBP m
+    adjustment: np.ndarray  # (R, C) settled disputes added to the plan's value, GBP m
+    marginal: tuple[np.ndarray, float] | None  # ((P,) mask, rate): the marginal rate
+    baseline_units: np.ndarray  # (C, P) the marginal rate's baseline
+
+
+def pod_values(units: np.ndarray, price: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """GBP m of ``units`` (..., C, P) at ``price`` (P,) x ``scale`` (..., C) (market forces
+    factor x case mix), point of delivery by point of delivery."""
+    return units * price * (scale * PER_MILLION)[..., None]
+
+
+def summed(values: np.ndarray) -> np.ndarray:
+    """Sum over the last axis in a fixed order (POD by POD, not a reduction whose order could
+    depend on the number of rows: a replication must not depend on its chunk's size)."""
+    out = np.zeros(values.shape[:-1])
+    for pod in range(values.shape[-1]):
+        out += values[..., pod]
+    return out
+
+
+def due(
+    rules: Rules,
+    units: np.ndarray,
+    done: float,
+    price: np.ndarray,
+    mff: np.ndarray,
+    case_mix: np.ndarray,
+    accepted: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """What each contract has earned for ``units`` (R, C, P) done by a point of the year at
+    which a share ``done`` of the year's activity was planned to be done; ``case_mix`` is the
+    case mix the units are valued at, ``accepted`` the one the plan is priced at, both (R, C).
+    A block is its value: ``done`` of it (the contracts mechanism accrues a block by time).
+
+    Returns (due, retained), ``(R, C)`` GBP m: ``retained`` is the part of the price of
+    emergency activity above the marginal-rate baseline the commissioner keeps.
+    """
+    actual = pod_values(units, price, mff * case_mix)
+    plan = pod_values(rules.plan_units * done, price, mff * accepted)
+    retained = np.zeros(actual.shape)
+    tariff = actual
+    if rules.marginal is not None:
+        mask, rate = rules.marginal
+        applies = (rules.kind == TYPES.index("activity"))[:, None] & mask[None, :]
+        above = np.maximum(units - rules.baseline_units * done, 0.0)
+        kept = pod_values((1.0 - rate) * above, price, mff * case_mix)
+        retained = np.where(applies, kept, 0.0)
+        tariff = actual - retained
+    target = pod_values(rules.target_units * done, price, mff * accepted)
+    reference = np.where((rules.kind == TYPES.index("api"))[:, None], target, plan)
+    variable = plan + rules.variable_rate[:, None] * (actual - reference)
+    by_pod = np.where(
+        rules.treatment == TARIFF, tariff, np.where(rules.treatment == FIXED, plan, variable)
+    )
+    value = summed(by_pod) + rules.adjustment * done
+    block = rules.kind == TYPES.index("block")
+    return np.where(block, rules.block_value * done, value), summed(retained)
+
+
+def total_value(units: np.ndarray, price: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """GBP m of units (R or 1, C, P) at ``price`` x ``scale`` (mff x case mix), summed."""
+    return summed(pod_values(units, price, scale))
+
+
+def given_else_plan(
+    contracts: list[Contract], pods: tuple[str, ...], field: str, plan: np.ndarray
+) -> np.ndarray:
+    """Each contract's units of ``field`` where it gives them, else its plan, ``(C, P)``."""
+    given = np.array([getattr(c, field) is not None for c in contracts], dtype=bool)
+    return np.where(given[:, None], plan_matrix(contracts, pods, field), plan)
+
+
+def check_contracts(config: list[Contract], refs: ReferencesLike) -> None:
+    """Cross-check the contracts against the scenario: ids unique, bodies of the right kind,
+    points of delivery priced by the tariff, the settings each type needs."""
+    tariff = getattr(refs.model, "tariff", None)
+    pods = list(tariff.prices) if tariff is not None else []
+    seen: dict[str, int] = {}
+    for i, contract in enumerate(config):
+        path = ("contracts", i)
+        if contract.id in seen:
+            refs.add(
+                path + ("id",),
+                f"duplicate contract id '{contract.id}' (also contracts[{seen[contract.id]}])",
+            )
+        seen.setdefault(contract.id, i)
+        refs.org(path + ("commissioner",), contract.commissioner, ("commissioner",))
+        refs.org(path + ("provider",), contract.provider, ("provider",))
+        named = [
+            ((field, pod), pod, units)
+            for field in ("plan", "emergency_baseline", "target_base")
+            for pod, units in (getattr(contract, field) or {}).items()
+        ]
+        named += [
+            (("variable_pods", j), pod, 0.0) for j, pod in enumerate(contract.variable_pods or [])
+        ]
+        for where_in, pod, units in named:
+            if pod not in pods:
+                where = "the tariff's prices" if pods else "a 'tariff' section (none is given)"
+                refs.add(
+                    path + where_in,
+                    f"unknown point of delivery '{pod}'; expected one of {where}",
+                    did_you_mean(pod, pods),
+                )
+            if units < 0:
+                refs.add(path + where_in, f"expected activity >= 0, got {units}")
+        if contract.type == "block" and contract.value is None:
+            refs.add(path + ("value",), "a block contract needs its annual value, GBP m")
+        if contract.type not in ("blended", "api"):
+            for field in ("variable_rate", "variable_pods"):
+                if getattr(contract, field) is not None:
+                    refs.add(path + (field,), f"only blended and api contracts have a {field}")
+        if contract.type != "api":
+            for field in ("target_share", "target_base"):
+                if getattr(contract, field) is not None:
+                    refs.add(path + (field,), f"only api contracts have a {field}")
+        if contract.type != "block" and not contract.plan:
+            refs.add(
+                path + ("plan",),
+                f"an {contract.type} contract needs a plan of activity per point of delivery",
+            )
