@@ -184,6 +184,7 @@ def test_cash_is_paid_on_account_and_settled_at_year_end_beside_the_accruals():
     assert monthly.loc[6, "p"] == pytest.approx(6.5) and monthly.loc[6, "c"] == pytest.approx(-6.5)
     assert monthly.loc[12, "p"] == pytest.approx(14.3)
     balances = res.table("balances").set_index(["replication", "month"])
+    assert set(balances.index.get_level_values("month")) == {6, 9, 12}  # agreement months
     assert balances.loc[(0, 6), "receivable"] == pytest.approx(0.65)
     assert balances.loc[(0, 6), "payable"] == pytest.approx(0.65)
     assert balances.loc[(0, 12), "receivable"] == pytest.approx(0.0, abs=1e-12)
@@ -218,12 +219,17 @@ def test_a_disputed_sum_is_a_mismatch_in_the_balances_until_it_is_decided():
         keep_tables=True,
     )
     b = res.table("balances").set_index(["fy", "month"])["mismatch"]
-    assert b[("2018/19", 10)] == pytest.approx(0.0, abs=1e-12)
+    # every contract at months 6, 9 and 12 (the agreement of balances); in other months only
+    # the contracts whose two sides disagree: none before the challenge
+    assert b[("2018/19", 9)] == pytest.approx(0.0, abs=1e-12)
+    assert ("2018/19", 10) not in b.index
     assert b[("2018/19", 11)] == pytest.approx(0.65 * 11 / 12)
     assert b[("2018/19", 12)] == pytest.approx(0.65)
     assert b[("2019/20", 1)] == pytest.approx(0.65)
     decided = int(res.table("disputes_settled")["decided_month"].iloc[0])  # months from the start
     assert 12 <= decided < 24
+    month = decided - 12 + 1  # decided in this month's settlement, after its balances
     later = b.loc["2019/20"]
-    assert (later[later.index > decided - 12 + 1].abs() < 1e-12).all()
-    assert (later[later.index <= decided - 12].abs() > 0.6).all()
+    assert (later[later.index > month].abs() < 1e-12).all()
+    assert (later[later.index <= month].abs() > 0.6).all()
+    assert set(later.index) == {*range(1, month + 1), 6, 9, 12}

@@ -102,10 +102,9 @@ class Ledger:
         self.R = replications
         self.now = 0  # clock tick, set by the engine
         self.balance = np.zeros((replications, n_accounts))
-        #: each account's cash: money as paid, where ``balance`` is money as accrued; the
-        #: difference is what the account is owed (+) or owes (-) on accruals not yet settled
-        self.cash = np.zeros((replications, n_accounts))
-        self._cash_moved = np.zeros(replications)  # scale of the cash check
+        #: what each account is owed (+) or owes (-) on accruals not yet settled in cash:
+        #: ``balance`` less this is its cash (:attr:`cash`)
+        self.unsettled = np.zeros((replications, n_accounts))
         #: revenue money only, by when it moved: the year-to-date position of every body
         self.revenue_balance = np.zeros((replications, n_accounts))
         self._year_open = np.zeros((replications, n_accounts))
@@ -177,9 +176,8 @@ class Ledger:
         # each account's change, in one pass over payees and payers together
         accounts, change = net_by_account(tgt, src, amt)
         self.balance[:, accounts] += change
-        if cash:
-            self.cash[:, accounts] += change
-            self._cash_moved += np.abs(amt).sum(axis=1)
+        if not cash:
+            self.unsettled[:, accounts] += change
         if knd == 0:  # revenue
             self.revenue_balance[:, accounts] += change
         key = (
@@ -207,8 +205,13 @@ class Ledger:
             src, tgt, amt = src[keep], tgt[keep], amt[:, keep]
         if src.size:
             accounts, change = net_by_account(tgt, src, amt)
-            self.cash[:, accounts] += change
-            self._cash_moved += np.abs(amt).sum(axis=1)
+            self.unsettled[:, accounts] -= change
+
+    @property
+    def cash(self) -> np.ndarray:
+        """Each account's cash, ``(R, A)``: money as paid, where ``balance`` is money as
+        accrued (everything received less everything paid since the run began)."""
+        return self.balance - self.unsettled
 
     def _pairs(
         self,
@@ -296,15 +299,17 @@ class Ledger:
         flow recomputed from the aggregated flow table (the two accumulators agree), and
         cash sums to zero across all accounts too (cash, like accruals, is only moved).
         """
-        cash = self.cash.sum(axis=1)
-        bad = np.abs(cash) > rtol * (self._cash_moved + 1.0)
+        table, amounts = self.flow_table()
+        scale = np.abs(amounts).sum(axis=1) + np.abs(self.unsettled).sum(axis=1) + 1.0
+        # what is owed to some is owed by others: unsettled sums to zero, and so does cash
+        owed = self.unsettled.sum(axis=1)
+        bad = np.abs(owed) > rtol * scale
         if bad.any():
             r = int(np.flatnonzero(bad)[0])
             raise ConservationError(
-                f"{label}: cash does not balance in replication {r}: accounts sum to {cash[r]:.6g}"
+                f"{label}: cash does not balance in replication {r}: accounts' cash sums to "
+                f"{-owed[r]:.6g}"
             )
-        table, amounts = self.flow_table()
-        scale = np.abs(amounts).sum(axis=1) + 1.0
         total = self.balance.sum(axis=1)
         bad = np.abs(total) > rtol * scale
         if bad.any():

@@ -9,8 +9,9 @@ The ledger's accrual (the amount both books show once the year closes) is the co
 view: a disputed sum is withheld at the year-end reconciliation. The provider still holds it
 as owed to it until the dispute is decided, when it is paid its share and writes off the
 rest. The NHS's agreement-of-balances exercise compares the two sides' receivables and
-payables: :class:`Balances` records them each month in ``res.table("balances")``, with the
-mismatch between them.
+payables at months 6, 9 and 12: :class:`Balances` records every contract's in
+``res.table("balances")`` at those month ends, with the mismatch between them, and in every
+other month the contracts whose two sides disagree.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from finsim.logs import TableLog
+
+#: The month ends at which every contract's balances are recorded (the NHS's agreement of
+#: balances exercise).
+AGREEMENT_MONTHS = (6, 9, 12)
 
 
 class Balances:
@@ -56,18 +61,22 @@ class Balances:
     ) -> None:
         """Month-end balances per contract: what the provider holds as owed to it
         (``receivable``), what the commissioner holds as owing (``payable``), the cash paid
-        this year, and the ``mismatch`` between the two sides (the disputed sums)."""
+        this year, and the ``mismatch`` between the two sides (the disputed sums): every
+        contract at months 6, 9 and 12, those with a mismatch in other months."""
         earlier = sum(self.open.values(), np.zeros_like(self.cash))
         receivable = provider_view - self.cash + earlier
         payable = commissioner_view - self.cash
+        month = records.now % 12 + 1
+        mismatch = receivable - payable
         records.record(
             "balances",
             provider,
             labels,
+            mask=None if month in AGREEMENT_MONTHS else np.abs(mismatch) > 1e-12,
             cash_paid=self.cash,
             receivable=receivable,
             payable=payable,
-            mismatch=receivable - payable,
+            mismatch=mismatch,
         )
 
 

@@ -14,17 +14,21 @@ from finsim.mechanisms.base import BridgeView, Context, Driver, Mechanism
 from finsim.mechanisms.contracts.balances import Balances, commissioner_view
 from finsim.mechanisms.contracts.bridge import bridge
 from finsim.mechanisms.contracts.rules import (
+    PER_MILLION,
     TYPES,
     Contract,
     Rules,
+    at_prices,
     check_contracts,
     due,
     given_else_plan,
     plan_matrix,
+    planned,
     target_share,
     total_value,
     treatment,
     variable_rate,
+    year_rules,
 )
 from finsim.state import Slot, later, optional
 
@@ -155,6 +159,7 @@ class Contracts(Mechanism):
         self.retained = np.zeros((R, C))
         self.units_ytd = np.zeros((R, C, len(self.pods)))
         self.true_value_ytd = np.zeros((R, C))
+        self.priced_ytd = np.zeros((R, C))  # units to date at this year's prices, GBP
         self.reported = np.ones((R, C))
         self.state["contracts.accrued_ytd"] = self.accrued
 
@@ -186,7 +191,8 @@ class Contracts(Mechanism):
         self, units: np.ndarray, done: float, case_mix: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         assert self.rules is not None
-        return due(self.rules, units, done, self.price(), self.mff, case_mix, self.accepted)
+        scale = self.mff * case_mix * PER_MILLION
+        return due(self.rules, units, self.priced_ytd, done, scale, self.planned)
 
     def _set_plan_value(self) -> None:
         """The year's plan value (the api fixed element; a block's value): ``due`` of the
@@ -194,7 +200,7 @@ class Contracts(Mechanism):
         self.reported = self.accepted * (1.0 + self.uplift)
         plan_units = self._plan_units(self.state)
         if self.rules is not None:
-            self.rules.adjustment = self.adjustment
+            self.planned = planned(self.rules, self.mff, self.accepted, self.adjustment)
             self.plan_value = np.where(
                 self.kind == TYPES.index("block"),
                 self.block_value,
@@ -232,6 +238,8 @@ class Contracts(Mechanism):
             self.adjustment += share * amount
         if ctx.fy > disputed_fy:
             self._set_plan_value()
+        elif self.rules is not None:  # the year's accruals are done; keep the plan coherent
+            self.planned = planned(self.rules, self.mff, self.accepted, self.adjustment)
 
     def new_year(self, ctx: Context) -> None:
         """Set the year's rules, plan value and reported case mix; uplift block values and
@@ -262,16 +270,16 @@ class Contracts(Mechanism):
         baseline = self.emergency_base
         if marginal is not None and marginal.baseline == "plan":
             baseline = self.emergency_base * self.plan_factor  # grown with the plan
-        self.rules = Rules(
-            kind=self.kind,
-            treatment=self.treatment,
-            plan_units=plan_units,
-            target_units=self.target_base * target_share(self.config, year)[:, None],
-            variable_rate=variable_rate(self.config, year),
-            block_value=self.block_value,
-            adjustment=self.adjustment,
-            marginal=None if marginal is None else (marginal.mask, marginal.rate),
-            baseline_units=baseline,
+        self.rules = year_rules(
+            self.kind,
+            self.treatment,
+            self.price(),
+            plan_units,
+            self.target_base * target_share(self.config, year)[:, None],
+            variable_rate(self.config, year),
+            self.block_value,
+            None if marginal is None else (marginal.mask, marginal.rate),
+            baseline,
         )
         self.reinvest = marginal.reinvested if marginal is not None else 0.0
         self.reinvest_with = marginal.reinvested_with if marginal is not None else "provider"
@@ -288,7 +296,9 @@ class Contracts(Mechanism):
             value = np.zeros((ctx.R, len(self.config)))
         else:
             self.units_ytd += realised
-            value = total_value(realised, self.price(), self.mff)
+            priced = at_prices(realised, self.price())
+            self.priced_ytd += priced
+            value = priced * (self.mff * PER_MILLION)
         self.true_value_ytd += value
         ctx.state["contracts.activity_value"] = value
         ctx.state["contracts.ytd"] = {

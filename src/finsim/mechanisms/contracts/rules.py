@@ -154,24 +154,60 @@ def target_share(contracts: list[Contract], year: int) -> np.ndarray:
 
 @dataclass
 class Rules:
-    """What :func:`due` needs of a year's contracts, ``C`` contracts by ``P`` points of
-    delivery; references are annual (the year's full plan, target and baseline, in units)."""
+    """A year's payment rules of ``C`` contracts over ``P`` points of delivery, reduced to
+    what :func:`due` needs: price weights per contract and point of delivery, and each
+    contract's annual references at this year's prices (GBP per unit x units, before the
+    market forces factor and case mix). Built by :func:`year_rules`."""
 
-    kind: np.ndarray  # (C,) index into TYPES
-    treatment: np.ndarray  # (C, P) TARIFF, FIXED, VARIABLE
-    plan_units: np.ndarray  # (C, P) this year's plan
-    target_units: np.ndarray  # (C, P) api: this year's target (share x base); else the plan
-    variable_rate: np.ndarray  # (C,)
+    block: np.ndarray  # (C,) bool
     block_value: np.ndarray  # (C,) this year's block values, GBP m
-    adjustment: np.ndarray  # (R, C) settled disputes added to the plan's value, GBP m
-    marginal: tuple[np.ndarray, float] | None  # ((P,) mask, rate): the marginal rate
-    baseline_units: np.ndarray  # (C, P) the marginal rate's baseline
+    other_price: np.ndarray  # (C, P) price where not paid at tariff (blocks aside), else 0
+    variable_price: np.ndarray  # (C, P) price where there is a variable element, else 0
+    variable_rate: np.ndarray  # (C,)
+    fixed_reference: np.ndarray  # (C,) the plan's value of fixed and variable PODs, GBP
+    variable_reference: np.ndarray  # (C,) plan (blended) or target (api) of variable PODs, GBP
+    #: the marginal rate, per POD it covers: (POD index, (C,) baseline units, (C,) the price
+    #: the commissioner keeps per unit above it, GBP: (1 - rate) x price on activity contracts)
+    marginal: list[tuple[int, np.ndarray, np.ndarray]]
 
 
-def pod_values(units: np.ndarray, price: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """GBP m of ``units`` (..., C, P) at ``price`` (P,) x ``scale`` (..., C) (market forces
-    factor x case mix), point of delivery by point of delivery."""
-    return units * price * (scale * PER_MILLION)[..., None]
+def year_rules(
+    kind: np.ndarray,
+    treat: np.ndarray,
+    price: np.ndarray,
+    plan_units: np.ndarray,
+    target_units: np.ndarray,
+    rate: np.ndarray,
+    block_value: np.ndarray,
+    marginal: tuple[np.ndarray, float] | None,
+    baseline_units: np.ndarray,
+) -> Rules:
+    """The year's :class:`Rules`: ``kind`` (C,) index into TYPES, ``treat`` (C, P) TARIFF,
+    FIXED or VARIABLE, ``price`` (P,) this year's, ``plan_units`` and ``target_units`` (C, P)
+    (api: the target; others: the plan), ``rate`` (C,) variable shares, ``marginal`` the
+    marginal rate ((P,) mask, rate) or None, ``baseline_units`` (C, P) its baseline."""
+    variable = treat == VARIABLE
+    fixed_or_variable = (treat == FIXED) | variable
+    is_api = (kind == TYPES.index("api"))[:, None]
+    reference = np.where(is_api, target_units, plan_units)
+    activity = kind == TYPES.index("activity")
+    pods = [] if marginal is None else np.flatnonzero(marginal[0]).tolist()
+    return Rules(
+        block=kind == TYPES.index("block"),
+        block_value=block_value,
+        other_price=np.where(
+            (treat != TARIFF) & (kind != TYPES.index("block"))[:, None], price, 0.0
+        ),
+        variable_price=np.where(variable, price, 0.0),
+        variable_rate=rate,
+        fixed_reference=summed(np.where(fixed_or_variable, plan_units * price, 0.0)),
+        variable_reference=summed(np.where(variable, reference * price, 0.0)),
+        marginal=[
+            (p, baseline_units[:, p], activity * (1.0 - marginal[1]) * price[p])
+            for p in pods
+            if marginal is not None
+        ],
+    )
 
 
 def summed(values: np.ndarray) -> np.ndarray:
@@ -183,48 +219,71 @@ def summed(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def weighted(units: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``sum_p units[..., p] x weights[:, p]``, ``(R, C)``, POD by POD (see :func:`summed`)."""
+    out = np.zeros(units.shape[:-1])
+    for pod in range(units.shape[-1]):
+        if weights[:, pod].any():
+            out += units[..., pod] * weights[:, pod]
+    return out
+
+
+def planned(
+    rules: Rules, mff: np.ndarray, accepted: np.ndarray, adjustment: np.ndarray
+) -> np.ndarray:
+    """The part of each contract's year that is fixed by its plan, ``(R, C)`` GBP m: the
+    plan's value of its fixed and variable PODs less the variable element's reference
+    (``variable_rate`` x plan or target), at the case mix the commissioner accepts, plus
+    settled disputes' ``adjustment``. :func:`due` accrues it in proportion to the year done."""
+    reference = rules.fixed_reference - rules.variable_rate * rules.variable_reference
+    return reference * (mff * accepted * PER_MILLION) + adjustment
+
+
 def due(
     rules: Rules,
     units: np.ndarray,
+    priced: np.ndarray,
     done: float,
-    price: np.ndarray,
-    mff: np.ndarray,
-    case_mix: np.ndarray,
-    accepted: np.ndarray,
+    scale: np.ndarray,
+    plan: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """What each contract has earned for ``units`` (R, C, P) done by a point of the year at
-    which a share ``done`` of the year's activity was planned to be done; ``case_mix`` is the
-    case mix the units are valued at, ``accepted`` the one the plan is priced at, both (R, C).
-    A block is its value: ``done`` of it (the contracts mechanism accrues a block by time).
+    which a share ``done`` of the year's activity was planned to be done; ``priced`` (R, C)
+    is those units at this year's prices, GBP (kept as the units are counted); ``scale``
+    (R, C) turns GBP into GBP m at the market forces factor and the case mix the units are
+    valued at; ``plan`` is :func:`planned`. A block is its value: ``done`` of it (the
+    contracts mechanism accrues a block by time).
+
+    Each rule is linear in the units, so it is worked out as sums over points of delivery
+    (never an ``(R, C, P)`` temporary): at tariff, price x units; fixed, the plan's value
+    x ``done``; variable, that plus ``variable_rate`` x (actual - reference x ``done``).
 
     Returns (due, retained), ``(R, C)`` GBP m: ``retained`` is the part of the price of
     emergency activity above the marginal-rate baseline the commissioner keeps.
     """
-    actual = pod_values(units, price, mff * case_mix)
-    plan = pod_values(rules.plan_units * done, price, mff * accepted)
-    retained = np.zeros(actual.shape)
-    tariff = actual
-    if rules.marginal is not None:
-        mask, rate = rules.marginal
-        applies = (rules.kind == TYPES.index("activity"))[:, None] & mask[None, :]
-        above = np.maximum(units - rules.baseline_units * done, 0.0)
-        kept = pod_values((1.0 - rate) * above, price, mff * case_mix)
-        retained = np.where(applies, kept, 0.0)
-        tariff = actual - retained
-    target = pod_values(rules.target_units * done, price, mff * accepted)
-    reference = np.where((rules.kind == TYPES.index("api"))[:, None], target, plan)
-    variable = plan + rules.variable_rate[:, None] * (actual - reference)
-    by_pod = np.where(
-        rules.treatment == TARIFF, tariff, np.where(rules.treatment == FIXED, plan, variable)
-    )
-    value = summed(by_pod) + rules.adjustment * done
-    block = rules.kind == TYPES.index("block")
-    return np.where(block, rules.block_value * done, value), summed(retained)
+    retained = np.zeros(scale.shape)
+    for pod, baseline, kept in rules.marginal:
+        retained += np.maximum(units[..., pod] - baseline * done, 0.0) * kept
+    # at tariff: every POD's units at price, less those of PODs paid otherwise (few), and
+    # the variable element's share of the actual value of its PODs
+    paid = priced - weighted(units, rules.other_price) - retained
+    if rules.variable_price.any():
+        paid += rules.variable_rate * weighted(units, rules.variable_price)
+    value = paid * scale + plan * done
+    return np.where(rules.block, rules.block_value * done, value), retained * scale
+
+
+def at_prices(units: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """GBP of units (R or 1, C, P) at ``price`` (P,), summed POD by POD (see :func:`summed`)."""
+    value = np.zeros(units.shape[:-1])
+    for pod, unit_price in enumerate(price):
+        value += units[..., pod] * unit_price
+    return value
 
 
 def total_value(units: np.ndarray, price: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """GBP m of units (R or 1, C, P) at ``price`` x ``scale`` (mff x case mix), summed."""
-    return summed(pod_values(units, price, scale))
+    """GBP m of units (R or 1, C, P) at ``price`` (P,) x ``scale`` (mff x case mix)."""
+    return at_prices(units, price) * (scale * PER_MILLION)
 
 
 def given_else_plan(
