@@ -63,10 +63,13 @@ def simulate(scenario, replications, seed):
 
 
 def with_scheme(scheme: type[IncentiveScheme] | None, variant: str | None = None, **acceptance):
-    """The ICS example (rational decisions) with ``scheme``, on a System holding it."""
+    """The ICS example under the ``rational`` rule (risk aversion 1.5, as it was before the
+    behavioural rule) with ``scheme``, on a System holding it."""
     sc = finsim.load_scenario(ICS, variant=variant)
     doc = sc.to_data()
     doc.pop("variants", None)
+    doc["control_totals"]["acceptance"].update(rule="rational", risk_aversion=1.5)
+    doc["control_totals"]["acceptance"].pop("loss_aversion", None)
     doc["control_totals"]["acceptance"].update(acceptance)
     doc["control_totals"]["acceptance"]["pilot_replications"] = 40
     system = None

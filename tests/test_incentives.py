@@ -162,15 +162,16 @@ def test_positions_report_each_level_of_control_total():
 # -- the seed ----------------------------------------------------------------------------------
 
 
-def _systems_accepting(variant: str, risk_aversion: float | None = None) -> int:
+def _systems_accepting(variant: str, **acceptance) -> int:
+    """How many of the ten ICSs take ``variant``'s option (every member on it)."""
     sc = finsim.load_scenario(ICS, variant=variant)
-    if risk_aversion is not None:
+    if acceptance:
         data = sc.to_data()
-        data["control_totals"]["acceptance"]["risk_aversion"] = risk_aversion
+        data["control_totals"]["acceptance"].update(acceptance)
         sc = finsim.Scenario.from_dict(data)
     table = finsim.run(sc, replications=2, seed=1).table("acceptance")
     system = table["org"].str.rsplit("_", n=1).str[0]
-    return int(table.groupby(system)["accepted"].all().sum())
+    return int(table.groupby(system)["on_option"].all().sum())
 
 
 def test_ics_most_systems_decline_the_fully_system_based_option():
@@ -178,9 +179,12 @@ def test_ics_most_systems_decline_the_fully_system_based_option():
     assert _systems_accepting("fully_system") <= 4
 
 
-def test_ics_it_is_the_risk_that_turns_them_away():
-    """Risk-neutral, every system would accept the fully system-based option."""
-    assert _systems_accepting("fully_system", risk_aversion=0.0) == 10
+def test_ics_it_is_each_boards_veto_that_turns_them_away():
+    """No system takes the fully system-based option while each board weighs it alone
+    against its own total's funding; sharing the system's gain among members (side payments,
+    a risk share), some systems would."""
+    assert _systems_accepting("fully_system") == 0
+    assert _systems_accepting("fully_system", side_payments=True) >= 2
 
 
 def test_a_user_can_write_a_new_scheme_and_add_it_to_a_system():

@@ -84,10 +84,11 @@ class Delivery(StrictModel):
 class Acceptance(StrictModel):
     """How bodies decide whether to accept their control totals."""
 
-    rule: Literal["always", "never", "rational"] = Field(
+    rule: Literal["always", "never", "rational", "behavioural"] = Field(
         default="always",
         description="always or never accept; rational: accept when the expected incentive, "
-        "less risk_aversion x its sd, covers the improvement's cost (from a pilot run)",
+        "less risk_aversion x its sd, covers the improvement's cost (from a pilot run); "
+        "behavioural: weigh the whole position against the status quo (finsim.behaviour)",
     )
     level: Literal["organisation", "system"] = Field(
         default="organisation", description="who decides: each body, or each system for its members"
@@ -100,6 +101,30 @@ class Acceptance(StrictModel):
     )
     delivery: Delivery = Field(
         default_factory=Delivery, description="share of the required improvement acceptors deliver"
+    )
+    loss_aversion: Annotated[float, RATE(ge=1, le=100)] = Field(
+        default=1.0,
+        description="behavioural: weight of a loss against the status quo relative to an "
+        "equal gain (1: none)",
+    )
+    miss_penalty: Annotated[float, RATE(le=1e6)] = Field(
+        default=0.0,
+        description="behavioural: GBP m a body counts against missing a total it accepted "
+        "(financial special measures, loans at 6%, lost capital access)",
+    )
+    miss_rate: Annotated[float, RATE(le=100)] = Field(
+        default=0.0,
+        description="behavioural: GBP counted per GBP by which an accepted total is missed",
+    )
+    side_payments: bool = Field(
+        default=False,
+        description="behavioural, level system: members share the system's gain in proportion "
+        "to their funding allocations, so no member is worse off alone",
+    )
+    pilot_seed: Annotated[int, WHOLE(le=2**62)] | None = Field(
+        default=None,
+        description="behavioural: the pilot's seed (default: from the scenario's name, so "
+        "decisions are the same for every run seed and every variant)",
     )
     pilot_replications: Annotated[int, WHOLE(ge=10, le=100_000)] = Field(
         default=200, description="replications of the pilot run that rational decisions use"
@@ -195,6 +220,12 @@ class ControlTotals(Mechanism):
             "(NaN: none)",
         ),
         Slot("control_totals.accepted", "(F, A) bool", "whether each body accepted its total"),
+        Slot(
+            "control_totals.option",
+            "(F, A) bool",
+            "the acceptors on the scenario's scheme; the others keep their own total's scheme "
+            "(a system's share of funding does not apply to them)",
+        ),
         Slot("output.control_total", "(F, A)", "each body's control total, GBP m"),
         Slot(
             "output.accepted_control_total",
@@ -266,10 +297,15 @@ class ControlTotals(Mechanism):
             self.improvement = np.zeros((F, economy.n_accounts))
         accepted = apply_overrides(accepted, config.acceptance.overrides, economy)
         self.accepted = accepted & has_total
+        # who is on the scenario's scheme: every acceptor, unless a behavioural decision has
+        # bodies declining a system option keep their own total's scheme
+        option = prepared.get("option") if prepared is not None else None
+        self.option = self.accepted if option is None else (option & self.accepted)
         self.bodies = np.flatnonzero(has_total.any(axis=0))
         self.delivered = np.zeros((ctx.R, self.bodies.size))
         ctx.state["control_totals.totals"] = self.totals
         ctx.state["control_totals.accepted"] = self.accepted
+        ctx.state["control_totals.option"] = self.option
         # static (F, A) outputs for Results.positions
         ctx.state["output.control_total"] = self.totals["org"]
         ctx.state["output.accepted_control_total"] = np.where(has_total, self.accepted, np.nan)

@@ -102,7 +102,7 @@ class Incentives(Mechanism):
         ),
         Slot("output.incentive_allocation", "(F, A)", "each body's allocation of the fund, GBP m"),
     )
-    requires = ("control_totals.totals", "control_totals.accepted")
+    requires = ("control_totals.totals", "control_totals.accepted", "control_totals.option")
 
     def __init__(self, config: IncentivesConfig, ctx: Context) -> None:
         super().__init__(config, ctx)
@@ -183,6 +183,9 @@ class Incentives(Mechanism):
         q = ctx.month // 3
         own, system_pass, _ = self._tests(ctx, ctx.month / 12.0)
         b = self.bodies
+        # a body not on the scenario's scheme (it declined a system option) is tested on
+        # its own total alone
+        system_pass = np.where(ctx.state["control_totals.option"][ctx.fy], system_pass, own)
         accepted = ctx.state["control_totals.accepted"][ctx.fy, b]
         performance = (
             self.rng.uniform("performance", ctx.fy, q, shape=(b.size,))

@@ -1,0 +1,246 @@
+"""Fit the behavioural decision model to what NHS boards actually did.
+
+The behavioural rule (:mod:`finsim.behaviour`) has parameters no document states: how much
+boards disliked risk (``risk_aversion``) and losses against the status quo
+(``loss_aversion``). This module fits them to published counts (packaged with their
+sources: :func:`published`): trusts accepting their control totals in 2016/17 (214 of 238),
+2017/18 (212 of 234) and 2018/19 (201 of 227), and the ten first-wave ICSs of 2018/19, most
+of which took neither system option.
+
+The population is finsim's England-shaped synthetic economy (:func:`finsim.synth.england`),
+one year per target with that year's scheme (fund, finance share, bonus or general
+distribution); its sizes, margins and control totals are invented, so the fit says which
+parameters make *such* a population decide as England's trusts did, not what any real
+trust weighed. Each target's pilot (every body rejecting) is run once; the decisions for a
+parameter value are then pure arithmetic, so the whole grid is cheap. The likelihood is
+binomial for the counts (the synthetic share accepting as the probability) and, for the
+ICSs, the probability that at most 4 of 10 take an option. The result is the grid's
+log-likelihood, its best point and the 95% likelihood-ratio region (chi-squared, one
+degree of freedom per parameter), whose projections are the parameters' intervals.
+
+    from finsim import calibrate
+    fit = calibrate.fit(calibrate.populations())   # about 20 s on two cores
+    print(fit.best, fit.intervals)
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy import stats
+
+from finsim.decisions import Pilot, behavioural, pilot
+from finsim.scenario.loader import Scenario
+
+
+def lr_threshold(parameters: int, level: float = 0.95) -> float:
+    """The drop in log-likelihood bounding the likelihood-ratio region: chi-squared with one
+    degree of freedom per parameter fitted, at ``level``, halved."""
+    return float(stats.chi2.ppf(level, parameters) / 2)
+
+
+#: The default grid of the parameters fitted (the others at their scenario's values).
+GRID = {
+    "risk_aversion": tuple(float(x) for x in np.round(np.linspace(0.0, 3.0, 13), 2)),
+    "loss_aversion": tuple(float(x) for x in np.round(np.linspace(1.0, 4.0, 13), 2)),
+}
+
+
+def published() -> dict[str, Any]:
+    """The packaged targets: control-total acceptance counts, the ICS system options and
+    back-tests, each with its source and confidence mark."""
+    text = resources.files("finsim.data").joinpath("targets/acceptance.yaml").read_text("utf-8")
+    return dict(yaml.safe_load(text))
+
+
+@dataclass
+class Population:
+    """One target's pilot: who decides, how the count is read, and the data it is fitted to."""
+
+    name: str
+    scenario: Scenario
+    run: Pilot
+    #: "providers": the share of providers with a total accepting their own; "systems": the
+    #: share of systems taking the scenario's system option
+    counts: str
+    observed: int
+    of: int
+    at_most: bool = False
+    variants: dict[str, Scenario] = field(default_factory=dict)
+
+    def share(self, params: dict[str, float]) -> float:
+        """The share deciding yes at ``params`` (the mean over the variants, for systems)."""
+        scenarios = list(self.variants.values()) or [self.scenario]
+        shares = [self._share(s, params) for s in scenarios]
+        return float(np.mean(shares))
+
+    def _share(self, scenario: Scenario, params: dict[str, float]) -> float:
+        config = scenario.model.control_totals  # type: ignore[attr-defined]
+        acceptance = config.acceptance.model_copy(update=params)
+        config = config.model_copy(update={"acceptance": acceptance})
+        economy, before, delivered, improvement = self.run
+        out = behavioural(config, scenario, economy, before, delivered, improvement)
+        table = out["tables"]["acceptance"]
+        if self.counts == "providers":
+            kinds = dict(zip(economy.ids, _types(economy), strict=True))
+            rows = table[table["org"].map(kinds) == "provider"]
+            return float(rows["accepted"].mean()) if len(rows) else 0.0
+        systems = table.assign(system=table["org"].map(_systems(economy)))
+        return float(systems.groupby("system")["on_option"].all().mean())
+
+    def log_likelihood(self, params: dict[str, float]) -> float:
+        p = float(np.clip(self.share(params), 1e-6, 1 - 1e-6))
+        if self.at_most:
+            return float(stats.binom.logcdf(self.observed, self.of, p))
+        return float(stats.binom.logpmf(self.observed, self.of, p))
+
+
+def _types(economy: Any) -> list[str]:
+    from finsim.economy import ORG_TYPES
+
+    return [ORG_TYPES[t] for t in economy.org_type]
+
+
+def _systems(economy: Any) -> dict[str, str]:
+    ids = economy.ids
+    return {ids[a]: (ids[s] if s >= 0 else ids[a]) for a, s in enumerate(economy.system)}
+
+
+def england_year(
+    fy: str, scheme: dict[str, Any], size: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """The synthetic England for one year ``fy`` under ``scheme`` (fund GBP m, finance
+    share, bonus ratio, how unearned money returns), own control totals only, decided by
+    the behavioural rule."""
+    from finsim.synth import england
+
+    doc = england(start=fy, years=1, **(size or {}))  # type: ignore[arg-type]
+    incentives = doc["incentives"]
+    scale = scheme["fund"] / incentives["fund"]
+    incentives["allocation"] = {k: v * scale for k, v in incentives["allocation"].items()}
+    incentives.update(
+        fund=scheme["fund"],
+        finance_share=scheme["finance_share"],
+        bonus_ratio=scheme["bonus_ratio"],
+        unearned=list(scheme["unearned"]),
+        system_share=0.0,
+    )
+    doc["control_totals"]["acceptance"] = {
+        "rule": "behavioural",
+        "pilot_replications": 50,
+        "delivery": {"mean": 0.7, "sd": 0.15},
+    }
+    doc.pop("interventions", None)
+    return doc
+
+
+def populations(
+    size: dict[str, int] | None = None,
+    ics: str | None = "examples/ics_control_totals_2018.yaml",
+    simulate: Callable[..., Any] | None = None,
+) -> list[Population]:
+    """The published targets as populations: a synthetic England year per acceptance count
+    and, with ``ics`` (a scenario file with variants ``interim`` and ``fully_system``), the
+    ICS options. Runs each pilot once."""
+    from finsim.runner import simulate_pilot
+
+    simulate = simulate or simulate_pilot
+    targets = published()
+    out = []
+    for target in targets["control_total_acceptance"]:
+        scenario = Scenario.from_dict(england_year(target["fy"], target["scheme"], size))
+        config = scenario.model.control_totals  # type: ignore[attr-defined]
+        run = pilot(config, scenario, 0, simulate)
+        name = f"control totals {target['fy']}"
+        out.append(Population(name, scenario, run, "providers", target["accepted"], target["of"]))
+    if ics is not None:
+        from finsim.scenario.loader import load_scenario
+
+        base = load_scenario(ics)
+        for target in targets["system_options"]:
+            variants = {v: base.with_variant(v) for v in target["options"]}
+            first = next(iter(variants.values()))
+            config = first.model.control_totals  # type: ignore[attr-defined]
+            run = pilot(config, first, 0, simulate)
+            out.append(
+                Population(
+                    f"ICS options {target['fy']}",
+                    first,
+                    run,
+                    "systems",
+                    target["at_most"],
+                    target["of"],
+                    at_most=True,
+                    variants=variants,
+                )
+            )
+    return out
+
+
+@dataclass
+class Fit:
+    """A calibration: the grid's log-likelihood, its best point and the 95% region."""
+
+    names: tuple[str, ...]
+    grid: list[dict[str, float]]
+    log_likelihood: np.ndarray
+    shares: dict[str, np.ndarray]
+
+    @property
+    def best(self) -> dict[str, float]:
+        return self.grid[int(np.argmax(self.log_likelihood))]
+
+    @property
+    def region(self) -> list[dict[str, float]]:
+        """The grid points inside the 95% likelihood-ratio region."""
+        floor = self.log_likelihood.max() - lr_threshold(len(self.names))
+        return [g for g, ll in zip(self.grid, self.log_likelihood, strict=True) if ll >= floor]
+
+    @property
+    def intervals(self) -> dict[str, tuple[float, float]]:
+        """Each parameter's range over the 95% region (the grid's resolution limits it)."""
+        region = self.region
+        return {n: (min(g[n] for g in region), max(g[n] for g in region)) for n in self.names}
+
+
+def fit(
+    pops: Sequence[Population],
+    grid: dict[str, Iterable[float]] | None = None,
+    fixed: dict[str, float] | None = None,
+) -> Fit:
+    """Maximise the joint log-likelihood of ``pops`` over ``grid`` (default :data:`GRID`),
+    with the other behavioural parameters at ``fixed``."""
+    grid = {k: tuple(v) for k, v in (grid or GRID).items()}
+    names = tuple(grid)
+    points = [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
+    ll = np.zeros(len(points))
+    shares = {p.name: np.zeros(len(points)) for p in pops}
+    for i, point in enumerate(points):
+        params = {**(fixed or {}), **point}
+        for pop in pops:
+            ll[i] += pop.log_likelihood(params)
+            shares[pop.name][i] = pop.share(params)
+    return Fit(names, points, ll, shares)
+
+
+def simulated_counts(
+    pops: Sequence[Population], params: dict[str, float], seed: int
+) -> list[Population]:
+    """The populations with counts drawn from the model at ``params`` (binomial, each
+    population's own size): data to check that :func:`fit` recovers what made them."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for pop in pops:
+        k = int(rng.binomial(pop.of, pop.share(params)))
+        out.append(
+            Population(
+                pop.name, pop.scenario, pop.run, pop.counts, k, pop.of, pop.at_most, pop.variants
+            )
+        )
+    return out

@@ -1,0 +1,43 @@
+"""Calibration of the behavioural decisions to published counts (issue 17)."""
+
+from __future__ import annotations
+
+import pytest
+
+from finsim import calibrate
+
+SMALL = {"providers": 60, "commissioners": 30, "systems": 12, "regions": 3, "contracts": 300}
+GRID = {"risk_aversion": (0.0, 0.25, 0.5, 1.0, 1.5, 2.5), "loss_aversion": (1.0, 2.0, 3.0)}
+
+
+@pytest.fixture(scope="module")
+def pops():
+    return calibrate.populations(size=SMALL)
+
+
+def test_the_targets_are_packaged_with_their_sources():
+    """214/238, 212/234 and 201/227 trusts accepted; most of 10 ICSs took neither option."""
+    targets = calibrate.published()
+    counts = {t["fy"]: (t["accepted"], t["of"]) for t in targets["control_total_acceptance"]}
+    assert counts == {"2016/17": (214, 238), "2017/18": (212, 234), "2018/19": (201, 227)}
+    assert all(t["source"] and t["confidence"] in "CSU" for t in targets["back_tests"])
+    assert targets["system_options"][0]["at_most"] == 4
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_fit_recovers_the_parameters_that_made_the_data(pops, seed):
+    """Counts drawn from the model at risk aversion 1.0 and loss aversion 2.0: the true
+    point lies in the fit's 95% region (within its stated uncertainty)."""
+    truth = {"risk_aversion": 1.0, "loss_aversion": 2.0}
+    data = calibrate.simulated_counts(pops, truth, seed)
+    fit = calibrate.fit(data, GRID)
+    assert truth in fit.region
+    low, high = fit.intervals["risk_aversion"]
+    assert low <= 1.0 <= high
+
+
+def test_more_risk_aversion_means_fewer_acceptances(pops):
+    """The synthetic share accepting its control total falls as risk aversion rises."""
+    england = pops[0]
+    shares = [england.share({"risk_aversion": r, "loss_aversion": 1.0}) for r in (0.0, 1.0, 3.0)]
+    assert shares[0] >= shares[1] >= shares[2] and shares[0] > shares[2]
