@@ -125,6 +125,8 @@ class Contracts(Mechanism):
         self.target_base = given_else_plan(config, self.pods, "target_base", self.plan)
         self.treatment = treatment(config, self.pods)
         self.kind = np.array([TYPES.index(c.type) for c in config], dtype=np.int64)
+        self.block = self.kind == TYPES.index("block")
+        self.has_block = bool(self.block.any())
         self.block_value = np.array([c.value or 0.0 for c in config], dtype=np.float64)
         mff = {p.id: p.market_forces_factor for p in ctx.scenario.model.organisations.providers}  # type: ignore[attr-defined]
         self.mff = np.array([mff[c.provider] for c in config], dtype=np.float64)
@@ -191,7 +193,7 @@ class Contracts(Mechanism):
         self, units: np.ndarray, done: float, case_mix: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         assert self.rules is not None
-        scale = self.mff * case_mix * PER_MILLION
+        scale = self.scale if case_mix is self.reported else self.mff * case_mix * PER_MILLION
         return due(self.rules, units, self.priced_ytd, done, scale, self.planned)
 
     def _set_plan_value(self) -> None:
@@ -199,6 +201,7 @@ class Contracts(Mechanism):
         planned units, at the case mix the commissioner accepts, for the whole year."""
         self.reported = self.accepted * (1.0 + self.uplift)
         plan_units = self._plan_units(self.state)
+        self.scale = self.mff * self.reported * PER_MILLION  # GBP to GBP m, as billed
         if self.rules is not None:
             self.planned = planned(self.rules, self.mff, self.accepted, self.adjustment)
             self.plan_value = np.where(
@@ -207,6 +210,7 @@ class Contracts(Mechanism):
                 total_value(plan_units[None], self.price(), self.mff * self.accepted)
                 + self.adjustment,
             )
+        self.instalment = self.plan_value / 12.0  # paid on account each month
 
     def _plan_units(self, state: Mapping[str, object]) -> np.ndarray:
         """This year's planned units (C, P): the activity mechanism's, else the contracts'."""
@@ -313,14 +317,15 @@ class Contracts(Mechanism):
         pay a twelfth of the plan's value on account in cash; record both sides' balances."""
         done = self._done(ctx)
         earned, retained = self._due(self.units_ytd, done, self.reported)
-        instalment = self.plan_value / 12.0
-        # a block accrues what it is paid, a twelfth a month: its cash and accruals agree to
-        # the bit, with nothing to settle at year end
-        block = self.kind == TYPES.index("block")
-        accrual = np.where(block, instalment, earned - self.accrued)
+        instalment = self.instalment
+        accrual = earned - self.accrued
+        if self.has_block:
+            # a block accrues what it is paid, a twelfth a month: its cash and accruals agree
+            # to the bit, with nothing to settle at year end
+            accrual = np.where(self.block, instalment, accrual)
+            earned = np.where(self.block, self.accrued + instalment, earned)
         ctx.ledger.post(self.commissioner, self.provider, accrual, "contract_payment", cash=False)
-        self.accrued = np.where(block, self.accrued + instalment, earned)
-        earned = self.accrued
+        self.accrued = earned
         self.retained = retained
         ctx.ledger.pay(self.commissioner, self.provider, instalment)
         self.on_account += instalment

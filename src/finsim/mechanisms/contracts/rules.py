@@ -161,8 +161,10 @@ class Rules:
 
     block: np.ndarray  # (C,) bool
     block_value: np.ndarray  # (C,) this year's block values, GBP m
-    other_price: np.ndarray  # (C, P) price where not paid at tariff (blocks aside), else 0
-    variable_price: np.ndarray  # (C, P) price where there is a variable element, else 0
+    #: (C, P) GBP per unit taken off the tariff value of the units done: the price where a POD
+    #: is not paid at tariff (blocks aside), less ``variable_rate`` x price where it has a
+    #: variable element (that share of its actual value is paid)
+    not_at_tariff: np.ndarray
     variable_rate: np.ndarray  # (C,)
     fixed_reference: np.ndarray  # (C,) the plan's value of fixed and variable PODs, GBP
     variable_reference: np.ndarray  # (C,) plan (blended) or target (api) of variable PODs, GBP
@@ -195,10 +197,10 @@ def year_rules(
     return Rules(
         block=kind == TYPES.index("block"),
         block_value=block_value,
-        other_price=np.where(
+        not_at_tariff=np.where(
             (treat != TARIFF) & (kind != TYPES.index("block"))[:, None], price, 0.0
-        ),
-        variable_price=np.where(variable, price, 0.0),
+        )
+        - rate[:, None] * np.where(variable, price, 0.0),
         variable_rate=rate,
         fixed_reference=summed(np.where(fixed_or_variable, plan_units * price, 0.0)),
         variable_reference=summed(np.where(variable, reference * price, 0.0)),
@@ -264,11 +266,9 @@ def due(
     retained = np.zeros(scale.shape)
     for pod, baseline, kept in rules.marginal:
         retained += np.maximum(units[..., pod] - baseline * done, 0.0) * kept
-    # at tariff: every POD's units at price, less those of PODs paid otherwise (few), and
-    # the variable element's share of the actual value of its PODs
-    paid = priced - weighted(units, rules.other_price) - retained
-    if rules.variable_price.any():
-        paid += rules.variable_rate * weighted(units, rules.variable_price)
+    # at tariff: every POD's units at price, less those of PODs paid otherwise (few) but
+    # for the variable element's share of their actual value
+    paid = priced - weighted(units, rules.not_at_tariff) - retained
     value = paid * scale + plan * done
     return np.where(rules.block, rules.block_value * done, value), retained * scale
 
