@@ -9,12 +9,14 @@
     finsim chart KIND FILE_OR_RESULTS_DIR -o chart.png [--org X] [--fy 2018/19] ...
     finsim schema
     finsim examples
+    finsim policy show YEAR | finsim policy diff YEAR YEAR   [--domain D] [--policy FILE]
 
 A user's mistake (a bad file, a bad option) prints one clear message and exits
 with status 2; never a traceback.
 
 One module per group of subcommands: ``run``, ``stress``, ``chart`` (``report`` and
-``chart``), ``info`` (``validate``, ``schema``, ``examples``); ``parser`` builds the
+``chart``), ``info`` (``validate``, ``schema``, ``examples``), ``policy`` (``policy show``
+and ``policy diff``); ``parser`` builds the
 argparse parser and ``options`` checks options.
 """
 

@@ -13,6 +13,7 @@ from finsim.cli.options import (
     _non_negative_int,
     _positive_int,
 )
+from finsim.cli.policy import add_policy_parser
 from finsim.cli.run import _cmd_run
 from finsim.cli.stress import _cmd_stress
 
@@ -161,4 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("examples", help="list the example scenarios")
     p.set_defaults(func=_cmd_examples)
+
+    add_policy_parser(sub)
     return parser

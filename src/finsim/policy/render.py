@@ -159,7 +159,10 @@ def render_markdown(tree: PolicyTree) -> str:
         f"`src/finsim/policy/{tree.name}/`); regenerate it with `{REGENERATE}`. In Python, "
         f'`finsim.policy.load().at("2018/19")` gives the rules in force in a year and '
         '`.diff("2018/19", "2019/20")` what changed; a file of your own with '
-        "`extends: england` can change any value (a proposed scheme).",
+        "`extends: england` can change any value (a proposed scheme). From the command line, "
+        "`finsim policy show 2019/20` prints the rules in force in a year with their sources, "
+        "and `finsim policy diff 2018/19 2019/20` what changed (both take `--domain` and "
+        "`--policy FILE`).",
         "",
         "## Confidence marks {#confidence-marks}",
         "",
