@@ -41,3 +41,14 @@ def test_more_risk_aversion_means_fewer_acceptances(pops):
     england = pops[0]
     shares = [england.share({"risk_aversion": r, "loss_aversion": 1.0}) for r in (0.0, 1.0, 3.0)]
     assert shares[0] >= shares[1] >= shares[2] and shares[0] > shares[2]
+
+
+def test_back_tests_set_the_model_beside_outcomes_it_was_not_fitted_to():
+    """Five outcomes, each a share in [0, 1] for the published figure and the model's, with
+    its confidence mark; the 2017/18 fund's general distribution is 410 of 1,800."""
+    table = calibrate.back_tests({"risk_aversion": 0.0}, replications=4, size=SMALL)
+    assert len(table) == 5
+    assert table[["published", "model"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert set(table["confidence"]) <= {"C", "S", "U"}
+    row = table[table["what"].str.contains("general distribution")].iloc[0]
+    assert row["published"] == pytest.approx(410 / 1800)

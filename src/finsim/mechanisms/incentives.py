@@ -30,6 +30,10 @@ then name it in the
 scenario's ``scheme:``. No engine code changes. A scheme's
 :meth:`~IncentiveScheme.expected_payment` is what bodies deciding whether to
 accept their control totals expect to earn (:mod:`finsim.decisions`).
+
+Tables: ``res.table("incentive_quarters")``, each quarter's tests (finance, system,
+performance) and payment per funded body (Q4's on the outturn), and ``res.table("incentives")``,
+the year per body.
 """
 
 from __future__ import annotations
@@ -197,6 +201,17 @@ class Incentives(Mechanism):
         amount = amount * accepted
         ctx.ledger.post(self.centre, b, amount, "incentive_payment", "non_recurrent")
         self.paid[:, b] += amount
+        ctx.records.record(
+            "incentive_quarters",
+            b,
+            {"quarter": q},
+            accepted=accepted,
+            finance_test=own[:, b],
+            system_test=system_pass[:, b],
+            performance_test=performance,
+            earnable=self.allocation[ctx.fy, b] * self.config.phasing[q - 1] * accepted,
+            paid=amount,
+        )
 
     def year_end(self, ctx: Context) -> None:
         """Return unearned money through the scheme's year-end rules."""
