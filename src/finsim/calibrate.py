@@ -320,3 +320,36 @@ def back_tests(
         ),
     ]
     return pd.DataFrame(rows, columns=["what", "published", "model", "confidence", "note"])
+
+
+def bootstrap(
+    pops: Sequence[Population], result: Fit, draws: int = 200, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """A parametric bootstrap of ``result``: counts drawn from the model at its best point
+    (binomial, each population's size; for an "at most" target, its probability), refitted
+    on the same grid (the shares at every grid point are kept in ``result``, so a refit is
+    arithmetic), and each parameter's 2.5th and 97.5th percentile over the ``draws``. Like
+    the likelihood-ratio region it is conditional on the model being right."""
+    rng = np.random.default_rng(seed)
+    best = int(np.argmax(result.log_likelihood))
+    picked: list[dict[str, float]] = []
+    for _ in range(draws):
+        ll = np.zeros(len(result.grid))
+        for pop in pops:
+            share = np.clip(result.shares[pop.name], 1e-6, 1 - 1e-6)
+            k = int(rng.binomial(pop.of, share[best]))
+            if pop.at_most:  # only whether at most ``observed`` took it is known
+                below = k <= pop.observed
+                ll += (stats.binom.logcdf if below else stats.binom.logsf)(
+                    pop.observed, pop.of, share
+                )
+            else:
+                ll += stats.binom.logpmf(k, pop.of, share)
+        picked.append(result.grid[int(np.argmax(ll))])
+    return {
+        name: (
+            float(np.percentile([p[name] for p in picked], 2.5)),
+            float(np.percentile([p[name] for p in picked], 97.5)),
+        )
+        for name in result.names
+    }
