@@ -14,7 +14,7 @@ from finsim.scenario.models import StrictModel
 from finsim.state import Slot
 
 
-def _levied(ctx: Context, providers: np.ndarray, rate: float) -> np.ndarray:
+def levied(ctx: Context, providers: np.ndarray, rate: float) -> np.ndarray:
     """The month's levy on each provider's contract income, ``(R, n)``."""
     value = ctx.state["contracts.activity_value"]
     income = np.zeros((ctx.R, ctx.economy.n_accounts))
@@ -41,7 +41,7 @@ class Levy(Mechanism):
         return {"costs": self.charge}
 
     def charge(self, ctx: Context) -> None:
-        amount = _levied(ctx, self.providers, self.config.rate)
+        amount = levied(ctx, self.providers, self.config.rate)
         ctx.ledger.post(self.providers, self.centre, amount, "other_income", "non_recurrent")
 
 
@@ -79,7 +79,7 @@ class Solidarity(Mechanism):
         return {"costs": self.charge}
 
     def charge(self, ctx: Context) -> None:
-        amount = _levied(ctx, self.providers, self.config.rate)
+        amount = levied(ctx, self.providers, self.config.rate)
         ctx.ledger.post(self.providers, self.commissioner, amount, "solidarity", "non_recurrent")
 
     @classmethod

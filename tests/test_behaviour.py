@@ -66,11 +66,13 @@ def test_a_system_takes_an_option_only_if_every_member_does_unless_side_payments
     vetoes; sharing the system's gain of 2 by allocations 1:1 gives each +1: both accept."""
     delta = np.array([[[3.0, -1.0, 0.0]]])  # (P=1, F=1, A=3): a, b, their system s
     parent = np.array([2, 2, -1])
+    member = np.zeros((3, 3))
+    member[[0, 1, 2], 2] = 1.0  # a and b belong to s, which counts towards itself
     deciding = np.array([[True, True, False]])
     weights = np.array([[1.0, 1.0, 0.0]])
     value = offer_value(delta, 0.0, 1.0)
-    no = system_decision(value, delta, parent, deciding, weights, False, 0.0, 1.0)
-    yes = system_decision(value, delta, parent, deciding, weights, True, 0.0, 1.0)
+    no = system_decision(value, delta, parent, member, deciding, weights, False, 0.0, 1.0)
+    yes = system_decision(value, delta, parent, member, deciding, weights, True, 0.0, 1.0)
     assert no.tolist() == [[False, False, False]]
     assert yes.tolist() == [[True, True, False]]
 

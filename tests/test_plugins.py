@@ -12,6 +12,7 @@ import finsim
 from finsim.ledger import Category
 from finsim.mechanisms.base import Context, Driver, Mechanism
 from finsim.scenario.models import StrictModel
+from tests.plugin_levy import levied
 
 EXAMPLE = "examples/two_systems.yaml"
 
@@ -37,10 +38,7 @@ class Levy(Mechanism):
         return {"costs": self.charge}
 
     def charge(self, ctx: Context) -> None:
-        value = ctx.state["contracts.activity_value"]
-        income = np.zeros((ctx.R, ctx.economy.n_accounts))
-        np.add.at(income, (slice(None), ctx.state["contracts.provider"]), value)
-        amount = income[:, self.providers] * self.config.rate
+        amount = levied(ctx, self.providers, self.config.rate)
         self.paid += amount.sum(axis=1)
         ctx.ledger.post(self.providers, self.centre, amount, "other_income", "non_recurrent")
 

@@ -30,6 +30,8 @@ the pilot and calls them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 #: Values this close to zero (GBP m) are a tie, which accepts: rounding does not decide.
@@ -73,6 +75,7 @@ def system_decision(
     value: np.ndarray,
     delta: np.ndarray,
     parent: np.ndarray,
+    member: Any,
     deciding: np.ndarray,
     weights: np.ndarray,
     side_payments: bool,
@@ -84,21 +87,23 @@ def system_decision(
     ``side_payments`` each member's change is instead its share (by ``weights`` ``(F, A)``,
     the funding allocations) of its system's total change, and it is valued so. ``parent``
     ``(A,)`` is each account's system account (-1: none; a body without a system decides
-    alone), ``deciding`` ``(F, A)`` the bodies with a total, ``delta`` ``(P, F, A)``."""
-    A = parent.size
-    of = np.zeros((A, A))
-    members = np.flatnonzero(parent >= 0)
-    of[members, parent[members]] = 1.0  # (A, systems as accounts)
+    alone) and ``member`` the matching incidence matrix (``economy.membership("system")``),
+    ``deciding`` ``(F, A)`` the bodies with a total, ``delta`` ``(P, F, A)``."""
+
+    def by_system(values: np.ndarray) -> np.ndarray:
+        """Each system account given the sum over its members, ``values``' shape."""
+        return np.asarray(values.reshape(-1, parent.size) @ member).reshape(values.shape)
+
     column = np.maximum(parent, 0)
     if side_payments:
-        pooled = np.where(deciding, delta, 0.0) @ of  # (P, F, A): each system's total change
+        pooled = by_system(np.where(deciding, delta, 0.0))  # each system's total change
         w = np.where(deciding, weights, 0.0)
-        w_system = (w @ of)[:, column]
+        w_system = by_system(w)[:, column]
         share = np.divide(w, w_system, out=np.zeros_like(w), where=w_system > 0)
         value = np.where(
             parent >= 0,
             offer_value(share * pooled[:, :, column], risk_aversion, loss_aversion),
             value,
         )
-    says_no = (deciding & ~accepts(value)).astype(float) @ of  # (F, A): members saying no
+    says_no = by_system((deciding & ~accepts(value)).astype(float))  # members saying no
     return np.where(parent >= 0, says_no[:, column] == 0.0, accepts(value)) & deciding

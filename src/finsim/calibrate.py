@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -86,30 +87,23 @@ class Population:
         config = config.model_copy(update={"acceptance": acceptance})
         economy, before, delivered, improvement = self.run
         out = behavioural(config, scenario, economy, before, delivered, improvement)
-        table = out["tables"]["acceptance"]
+        table = out["tables"]["acceptance"].join(self._orgs, on="org")
         if self.counts == "providers":
-            kinds = dict(zip(economy.ids, _types(economy), strict=True))
-            rows = table[table["org"].map(kinds) == "provider"]
+            rows = table[table["org_type"] == "provider"]
             return float(rows["accepted"].mean()) if len(rows) else 0.0
-        systems = table.assign(system=table["org"].map(_systems(economy)))
-        return float(systems.groupby("system")["on_option"].all().mean())
+        return float(table.groupby("system")["on_option"].all().mean())
+
+    @cached_property
+    def _orgs(self) -> Any:
+        """Each account's type and system (a body without a system is its own)."""
+        orgs = self.run.economy.org_table().set_index("org")[["org_type", "system"]]
+        return orgs.assign(system=orgs["system"].where(orgs["system"].notna(), orgs.index))
 
     def log_likelihood(self, params: dict[str, float]) -> float:
         p = float(np.clip(self.share(params), 1e-6, 1 - 1e-6))
         if self.at_most:
             return float(stats.binom.logcdf(self.observed, self.of, p))
         return float(stats.binom.logpmf(self.observed, self.of, p))
-
-
-def _types(economy: Any) -> list[str]:
-    from finsim.economy import ORG_TYPES
-
-    return [ORG_TYPES[t] for t in economy.org_type]
-
-
-def _systems(economy: Any) -> dict[str, str]:
-    ids = economy.ids
-    return {ids[a]: (ids[s] if s >= 0 else ids[a]) for a, s in enumerate(economy.system)}
 
 
 def england_year(

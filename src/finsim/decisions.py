@@ -249,6 +249,7 @@ def behavioural(
                 value,
                 delta,
                 economy.system,
+                economy.membership("system"),
                 deciding,
                 allocation,
                 acc.side_payments,

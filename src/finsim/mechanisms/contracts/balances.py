@@ -26,19 +26,11 @@ AGREEMENT_MONTHS = (6, 9, 12)
 
 
 class Balances:
-    """Each contract's cash and the two sides' balances, ``(R, C)``."""
+    """The sums in dispute each contract's two sides hold apart, and their balances."""
 
-    def __init__(self, R: int, C: int) -> None:
-        #: cash paid on the contract for the current year, to date
-        self.cash = np.zeros((R, C))
-        #: sums withheld at each year's reconciliation and not yet decided, by year
+    def __init__(self) -> None:
+        #: sums withheld at each year's reconciliation and not yet decided, by year, (R, C)
         self.open: dict[int, np.ndarray] = {}
-
-    def new_year(self) -> None:
-        self.cash = np.zeros_like(self.cash)
-
-    def paid(self, amount: np.ndarray) -> None:
-        self.cash = self.cash + amount
 
     def withheld(self, fy: int, amount: np.ndarray) -> None:
         """The year's disputed sums, withheld at its reconciliation: open until decided."""
@@ -58,14 +50,15 @@ class Balances:
         labels: dict[str, np.ndarray],
         provider_view: np.ndarray,
         commissioner_view: np.ndarray,
+        cash: np.ndarray,
     ) -> None:
         """Month-end balances per contract: what the provider holds as owed to it
         (``receivable``), what the commissioner holds as owing (``payable``), the cash paid
-        this year, and the ``mismatch`` between the two sides (the disputed sums): every
+        this year (``cash``), and the ``mismatch`` between the two sides (the disputed sums): every
         contract at months 6, 9 and 12, those with a mismatch in other months."""
-        earlier = sum(self.open.values(), np.zeros_like(self.cash))
-        receivable = provider_view - self.cash + earlier
-        payable = commissioner_view - self.cash
+        earlier = sum(self.open.values(), np.zeros_like(cash))
+        receivable = provider_view - cash + earlier
+        payable = commissioner_view - cash
         month = records.now % 12 + 1
         mismatch = receivable - payable
         records.record(
@@ -73,7 +66,7 @@ class Balances:
             provider,
             labels,
             mask=None if month in AGREEMENT_MONTHS else np.abs(mismatch) > 1e-12,
-            cash_paid=self.cash,
+            cash_paid=cash,
             receivable=receivable,
             payable=payable,
             mismatch=mismatch,

@@ -141,7 +141,7 @@ class Contracts(Mechanism):
         self.reported_by_year: dict[int, np.ndarray] = {}
         self.withheld_by_year: dict[int, np.ndarray] = {}
         self.rules: Rules | None = None
-        self.balances = Balances(R, C)
+        self.balances = Balances()
         ctx.state.update(
             {
                 "contracts.ids": self.ids,
@@ -183,9 +183,7 @@ class Contracts(Mechanism):
 
     def _done(self, ctx: Context) -> float:
         """The share of the year's activity planned to be done by the end of this month."""
-        if ctx.month == 12:
-            return 1.0
-        if "activity.profile" in ctx.state:
+        if "activity.profile" in ctx.state:  # its last entry is exactly 1.0
             return float(ctx.state["activity.profile"][ctx.month - 1])
         return ctx.month / 12.0
 
@@ -260,7 +258,6 @@ class Contracts(Mechanism):
             self.block_value *= 1.0 + growth
             self.adjustment *= 1.0 + net
         self._reset_year(R, C)
-        self.balances.new_year()
         plan_units = self._plan_units(ctx.state)
         self.plan_factor = plan_units.sum() / self.plan.sum() if self.plan.sum() > 0 else 1.0
         self.uplift = np.asarray(
@@ -329,11 +326,11 @@ class Contracts(Mechanism):
         self.retained = retained
         ctx.ledger.pay(self.commissioner, self.provider, instalment)
         self.on_account += instalment
-        self.balances.paid(instalment)
         ctx.state["contracts.accrued_ytd"] = self.accrued
         if ctx.records.enabled and ctx.month < 12:  # March's after the reconciliation
             disputed = self._disputed(ctx, earned, done)
-            self._record_balances(ctx, earned, commissioner_view(earned, *disputed))
+            view = commissioner_view(earned, *disputed)
+            self._record_balances(ctx, earned, view, self.on_account)
 
     def _disputed(
         self, ctx: Context, earned: np.ndarray, done: float
@@ -350,10 +347,12 @@ class Contracts(Mechanism):
             return challenged, earned - self._due(self.units_ytd, done, self.accepted)[0]
         return challenged, earned - self.plan_value * done
 
-    def _record_balances(self, ctx: Context, provider_view: np.ndarray, view: np.ndarray) -> None:
+    def _record_balances(
+        self, ctx: Context, provider_view: np.ndarray, view: np.ndarray, cash: np.ndarray
+    ) -> None:
         commissioners = np.array(ctx.economy.ids, dtype=object)[self.commissioner]
         labels = {"contract": self.ids, "commissioner": commissioners}
-        self.balances.record(ctx.records, self.provider, labels, provider_view, view)
+        self.balances.record(ctx.records, self.provider, labels, provider_view, view, cash)
 
     # -- year end ----------------------------------------------------------------------------
     def reconcile(self, ctx: Context) -> None:
@@ -368,10 +367,10 @@ class Contracts(Mechanism):
         # the year's balance settled in cash: the agreed accrual less what was paid on account
         settlement = self.accrued - self.on_account
         ctx.ledger.pay(self.commissioner, self.provider, settlement)
-        self.balances.paid(settlement)
         self.balances.withheld(ctx.fy, withheld)
         if ctx.records.enabled:
-            self._record_balances(ctx, self.accrued, self.accrued)
+            # the year's cash: paid on account, then the settlement
+            self._record_balances(ctx, self.accrued, self.accrued, self.on_account + settlement)
         if self.reinvest > 0 and self.retained.any():
             target = self.provider if self.reinvest_with == "provider" else EXTERNAL
             ctx.ledger.post(
