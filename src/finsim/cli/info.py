@@ -9,6 +9,7 @@ import ast
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from finsim.cli.options import (
     EXIT_USER_ERROR,
@@ -45,11 +46,52 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     mechanisms = [
         s
         for s in sections
-        if s not in {"extends", "scenario", "organisations", "variants", "uncertain"}
+        if s not in {"extends", "policy", "scenario", "organisations", "variants", "uncertain"}
     ]
     print(f"  mechanisms: {', '.join(mechanisms) or '(none)'}")
     print(f"  variants: {', '.join(scenario.variants) or '(none)'}")
+    if getattr(args, "explain", False):
+        _explain(scenario)
     return 0
+
+
+def _explain(scenario: Any) -> None:
+    """Each national setting: the value the run uses and where it came from."""
+    chosen = getattr(scenario.model, "policy", None)
+    settings = scenario.national_settings()
+    if chosen is None:
+        print("  national settings: no policy; every setting is the scenario's own or finsim's")
+        print("  default (add 'policy: england' to inherit the national rules of its years)")
+        return
+    print(
+        f"  national settings (policy: {chosen.name}, unconfirmed figures: {chosen.unconfirmed}):"
+    )
+    if not settings:
+        print("    (none applies to this scenario's sections)")
+    for setting in settings:
+        value = _model_value(scenario.model, setting.path)
+        print(f"    {setting.path} = {value}")
+        print(f"      from {setting.origin}: {setting.detail}")
+
+
+def _model_value(model: Any, dotted: str) -> str:
+    """The validated value at a dotted path, written as in a scenario file."""
+    value = model
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, dict) else getattr(value, key, None)
+    return json.dumps(_plain(value))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "to_data"):
+        return value.to_data()
+    if hasattr(value, "model_dump"):
+        return _plain(dict(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:

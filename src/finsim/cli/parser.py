@@ -27,6 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a scenario file and describe it")
     p.add_argument("file")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="show each national setting's value and where it came from (the scenario's "
+        "policy, with sources and confidence marks, or the file's own line)",
+    )
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("run", help="run a scenario and print a summary table")

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from finsim.calendar import Calendar, parse_fy
 from finsim.errors import Problem, ScenarioError, did_you_mean
 from finsim.scenario.merge import deep_merge, merge_lines
+from finsim.scenario.policy_fill import Origin, apply_policy
 from finsim.scenario.validate import PathKey, validate_document
 from finsim.scenario.yamlio import check_data, file_problem, parse_yaml, read_yaml, shown_path
 
@@ -24,7 +25,7 @@ _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _NOT_IN_VARIANTS = ("variants", "extends")
 
 #: Where each field path of a document was written: (file, line).
-Lines = dict[PathKey, tuple[str, int]]
+Lines = dict[PathKey, tuple[str, int | None]]
 
 
 def _read_file(path: Path, stack: tuple[tuple[str, str], ...]) -> tuple[dict[str, Any], Lines]:
@@ -106,11 +107,21 @@ class Scenario:
     :class:`finsim.system.System` (mechanisms and schemes) it was read with and runs with.
     """
 
-    __slots__ = ("_base", "_base_lines", "_data", "_source", "model", "system", "variant")
+    __slots__ = (
+        "_base",
+        "_base_lines",
+        "_data",
+        "_origins",
+        "_source",
+        "model",
+        "system",
+        "variant",
+    )
 
     _base: dict[str, Any]
     _base_lines: Lines
     _data: dict[str, Any]
+    _origins: tuple[Origin, ...]
     _source: str
     model: BaseModel
     system: System
@@ -131,7 +142,13 @@ class Scenario:
             data, lines = base, base_lines
         else:
             data, lines = _apply(base, base_lines, source, variant)
-        model, problems = validate_document(data, lines, source, system)
+        try:  # the national rules of its policy, where the file does not state them
+            filled, filled_lines, origins = apply_policy(data, lines, source)
+        except ScenarioError as exc:
+            if variant == BASELINE:
+                raise
+            raise ScenarioError([_in_variant(p, variant) for p in exc.problems]) from None
+        model, problems = validate_document(filled, filled_lines, source, system)
         if model is None:
             if variant != BASELINE:
                 problems = [_in_variant(p, variant) for p in problems]
@@ -140,6 +157,7 @@ class Scenario:
             ("_base", base),
             ("_base_lines", base_lines),
             ("_data", data),
+            ("_origins", origins),
             ("_source", source),
             ("model", model),
             ("system", system),
@@ -243,6 +261,13 @@ class Scenario:
     def calendar(self) -> Calendar:
         settings = self.model.scenario  # type: ignore[attr-defined]
         return Calendar(parse_fy(settings.start), settings.years, settings.accounts_close_month)
+
+    def national_settings(self) -> tuple[Origin, ...]:
+        """Each national setting the policy tree can give (:mod:`finsim.scenario.policy_fill`)
+        that applies to this scenario: its value and whether it came from the ``policy`` (with
+        the rule's sources and confidence mark, year by year) or the file itself. Empty
+        without a ``policy``."""
+        return self._origins
 
     def to_data(self) -> dict[str, Any]:
         """The merged document (with this variant applied), as plain data."""

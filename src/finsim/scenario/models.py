@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from finsim.calendar import parse_fy
-from finsim.scenario.units import RANK, RATE, WHOLE, AsPath, Count
+from finsim.scenario.units import RANK, RATE, WHOLE, AsPath, Count, Share
 from finsim.scenario.units import Money as Money  # re-exported: mechanisms import it from here
 
 #: Ids of the accounts through which money enters and leaves the modelled NHS.
@@ -146,11 +146,42 @@ class Uncertain(StrictModel):
     high: AsPath = Field(description="highest value, in the unit of the number at path")
 
 
+class PolicyChoice(StrictModel):
+    """The national rules a scenario inherits (``policy: england`` is ``{name: england}``)."""
+
+    name: str = Field(
+        min_length=1,
+        description="a policy tree shipped with finsim ('england') or the path of a policy "
+        "file (a proposed scheme), relative to the scenario file",
+    )
+    unconfirmed: Literal["refuse", "use"] = Field(
+        default="refuse",
+        description="refuse: a rule whose figure is marked U (unconfirmed) is an error until "
+        "the scenario states the setting; use: take U figures (shown as such by validate "
+        "--explain)",
+    )
+    scale: Share | None = Field(
+        default=None,
+        description="the share of England the scenario models: national sums (incentive "
+        "funds) are filled scaled by it; none: they are not filled",
+    )
+
+
+def policy_shorthand(raw: Any) -> Any:
+    """``policy: england`` written short: the mapping it stands for."""
+    return {"name": raw} if isinstance(raw, str) else raw
+
+
 class BaseScenarioModel(StrictModel):
     """The part of every scenario file that is not a mechanism's section."""
 
     extends: str | None = Field(
         default=None, description="path of a base file, relative to this one"
+    )
+    policy: Annotated[PolicyChoice, BeforeValidator(policy_shorthand)] | None = Field(
+        default=None,
+        description="the national rules the scenario inherits for its years ('england', or a "
+        "policy file); what the scenario states overrides them (finsim validate --explain)",
     )
     scenario: Settings = Field(description="what the scenario is and the years it spans")
     organisations: Organisations = Field(description="who is in the modelled economy")

@@ -72,7 +72,7 @@ def _partial_model(
 
 def validate_document(
     data: Any,
-    lines: dict[PathKey, tuple[str, int]],
+    lines: dict[PathKey, tuple[str, int | None]],
     default_file: str,
     system: System | None = None,
 ) -> tuple[BaseModel | None, list[Problem]]:
@@ -112,7 +112,7 @@ def validate_document(
 
 
 def _locate(
-    path: PathKey, lines: dict[PathKey, tuple[str, int]], default_file: str
+    path: PathKey, lines: dict[PathKey, tuple[str, int | None]], default_file: str
 ) -> tuple[str, int | None]:
     for n in range(len(path), -1, -1):
         if path[:n] in lines:
