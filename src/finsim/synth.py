@@ -227,10 +227,14 @@ def england(
             "variable": variable,
             "other_income": other_income,
         }
-        control_totals[prow["id"]] = round(
-            float(margin * income + rng.normal(0.0, 0.01) * income), 2
-        )
         allocation_psf[prow["id"]] = round(income * PSF_SHARE, 2)
+        # a control total is tested before sustainability funding (the quarterly
+        # year-to-date total excluding STF, F2, F3): the planned margin, which counts on
+        # the fund, less the fund's allocation, set a little above or below it
+        control_totals[prow["id"]] = round(
+            float(margin * income + rng.normal(0.0, 0.01) * income) - allocation_psf[prow["id"]],
+            2,
+        )
     for crow in commissioner_rows:
         control_totals[crow["id"]] = 0.0
 
