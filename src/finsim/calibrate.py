@@ -49,7 +49,7 @@ def lr_threshold(parameters: int, level: float = 0.95) -> float:
 #: The default grid of the parameters fitted (the others at their scenario's values).
 GRID = {
     "risk_aversion": tuple(float(x) for x in np.round(np.linspace(0.0, 3.0, 13), 2)),
-    "loss_aversion": tuple(float(x) for x in np.round(np.linspace(1.0, 4.0, 13), 2)),
+    "loss_aversion": tuple(float(x) for x in np.round(np.linspace(1.0, 7.0, 25), 2)),
 }
 
 
