@@ -184,3 +184,26 @@ def test_validate_explain_shows_each_setting_and_its_source(tmp_path, capsys):
     assert 'tariff.efficiency = {"2018/19": 0.02, "2019/20": 0.011}' in out
     assert "2019/20: tariff.efficiency = 0.011 (T9; S)" in out
     assert "tariff.cost_uplift" in out and "from scenario: " in out
+
+
+@pytest.mark.parametrize("start", range(2001, 2027))
+def test_every_year_from_2001_02_runs_under_the_policy_or_names_what_is_missing(start):
+    """Any year 2001/02 to 2026/27 with one line, ``policy: england``: it runs under the rules
+    the tree gives for it, or fails with errors that each name a national setting and say the
+    tree does not know its figure in that year (never a guess)."""
+    doc = _two_systems()
+    doc["scenario"].update(start=f"{start}/{(start + 1) % 100:02d}", years=2)
+    del doc["tariff"]["cost_uplift"], doc["tariff"]["efficiency"]
+    # the scenario's own by-year figures start in 2017/18: one figure for every year instead
+    doc["allocations"]["uplift"] = doc["activity"]["growth"] = doc["costs"]["inflation"] = 0.02
+    doc["variants"] = {}
+    doc["policy"] = {"name": "england", "unconfirmed": "use"}
+    try:
+        scenario = finsim.Scenario.from_dict(doc)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            assert problem.path.split(".")[0] in {"tariff", "cquin", "incentives"}
+            assert "not known" in problem.message or "says nothing" in problem.message
+        return
+    res = finsim.run(scenario, replications=1, seed=0)
+    assert len(res.positions) > 0

@@ -122,9 +122,11 @@ def apply_policy(
             )
             origins.append(Origin(binding.dotted, None, "default", gap))
             continue
+        created = [binding.path[:i] for i in range(1, len(binding.path) + 1)]
+        created = [path for path in created if _get(filled, path) is _MISSING]
         _set(filled, binding.path, value)
-        for i in range(1, len(binding.path) + 1):
-            out_lines.setdefault(binding.path[:i], (where, None))
+        for path in created:  # what the policy wrote, not the sections it wrote into
+            out_lines[path] = (where, None)
         origins.append(Origin(binding.dotted, value, "policy", detail))
     if problems:
         raise ScenarioError(problems)
