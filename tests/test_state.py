@@ -27,25 +27,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def builtins() -> list[type[Mechanism]]:
-    import finsim.mechanisms as m
+    from finsim.system import BUILTIN_MECHANISMS
 
-    return [
-        m.activity.Activity,
-        m.allocations.Allocations,
-        m.capital.Capital,
-        m.contracts.Contracts,
-        m.control_totals.ControlTotals,
-        m.costs.Costs,
-        m.cquin.Cquin,
-        m.disputes.Disputes,
-        m.incentives.Incentives,
-        m.interventions.Interventions,
-        m.pdc.Pdc,
-        m.risk_share.RiskShare,
-        m.savings.Savings,
-        m.tariff.Tariff,
-        m.transfers.Transfers,
-    ]
+    return list(BUILTIN_MECHANISMS)
 
 
 def make(name: str, provides=(), requires=(), rank: int = 100) -> type[Mechanism]:

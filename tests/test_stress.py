@@ -180,7 +180,11 @@ def ics_with_side_payments() -> finsim.Scenario:
     """The ICS example with a risk share inside each system (side payments), under which
     some systems take the system options: so the variants differ (as written, none does)."""
     data = finsim.load_scenario(ICS).to_data()
-    data["control_totals"]["acceptance"]["side_payments"] = True
+    # boards less averse than the calibrated ones (risk 0, loss 1.25), so side payments turn
+    # some systems (at the calibrated parameters none takes an option, even so)
+    data["control_totals"]["acceptance"].update(
+        side_payments=True, risk_aversion=0.0, loss_aversion=1.25
+    )
     return finsim.Scenario.from_dict(data, source=str(ICS))
 
 

@@ -36,14 +36,23 @@ from typing import TYPE_CHECKING, Any
 from finsim.mechanisms.activity import Activity
 from finsim.mechanisms.allocations import Allocations
 from finsim.mechanisms.capital import Capital
+from finsim.mechanisms.commissioner_funds import (
+    CommissionerReserves,
+    CommissionerSustainabilityFund,
+)
 from finsim.mechanisms.contracts import Contracts
 from finsim.mechanisms.control_totals import ControlTotals
 from finsim.mechanisms.costs import Costs
+from finsim.mechanisms.covid import Covid
 from finsim.mechanisms.cquin import Cquin
+from finsim.mechanisms.deficit_support import DeficitSupport
 from finsim.mechanisms.disputes import Disputes
+from finsim.mechanisms.erf import Erf
 from finsim.mechanisms.incentives import Incentives, IncentiveScheme
 from finsim.mechanisms.interventions import Interventions
+from finsim.mechanisms.mhis import Mhis
 from finsim.mechanisms.pdc import Pdc
+from finsim.mechanisms.recovery_fund import RecoveryFund
 from finsim.mechanisms.risk_share import RiskShare
 from finsim.mechanisms.savings import Savings
 from finsim.mechanisms.tariff import Tariff
@@ -60,14 +69,21 @@ BUILTIN_MECHANISMS: tuple[type[Mechanism], ...] = (
     Activity,
     Allocations,
     Capital,
+    CommissionerReserves,
+    CommissionerSustainabilityFund,
     Contracts,
     ControlTotals,
     Costs,
+    Covid,
     Cquin,
+    DeficitSupport,
     Disputes,
+    Erf,
     Incentives,
     Interventions,
+    Mhis,
     Pdc,
+    RecoveryFund,
     RiskShare,
     Savings,
     Tariff,

@@ -55,6 +55,24 @@ CATEGORIES = (
     "pdc",  # centre -> provider: public dividend capital issued (capital)
     "pdc_dividend",  # provider -> centre: the dividend on its relevant net assets
     "depreciation",  # provider -> external: the year's depreciation of its assets
+    "risk_reserve_release",  # commissioner -> provider / external: its released risk reserve
+    "csf_payment",  # centre -> commissioner: Commissioner Sustainability Fund
+    "csf_bonus",
+    "csf_distribution",
+    "covid_top_up",  # centre -> provider (or via the lead commissioner): Covid top-up
+    "covid_allocation",  # a system envelope's fixed Covid allocation
+    "covid_cost",  # provider -> external: marginal costs of Covid
+    "elective_incentive",  # the Covid elective incentive's payment or charge
+    "deficit_support",  # centre -> system / body: deficit support funding
+    "erf_allocation",  # centre -> ICB: elective recovery fund
+    "erf_payment",
+    "erf_recovery",
+    "erf_adjustment",
+    "erf_payment_limit",
+    "mhis_investment",  # commissioner -> mental health provider
+    "frf_payment",  # centre -> provider: Financial Recovery Fund
+    "frf_bonus",
+    "frf_distribution",
 )
 RECURRENCE = ("recurrent", "non_recurrent")
 KINDS = ("revenue", "capital")

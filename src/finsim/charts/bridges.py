@@ -66,7 +66,8 @@ def driver_amounts(mechanisms: Iterable[type[Mechanism]], view: BridgeView) -> d
     """Each driver's amount, in the order drawn: what the mechanisms declare
     (``Mechanism.drivers``: the net receipt of its flow categories, each category counted in
     the first driver declaring it) plus what their :meth:`~finsim.mechanisms.base.Mechanism.waterfall`
-    measures from their tables. Drivers are ordered by rank, then as first declared."""
+    measures from their tables. Drivers are ordered by rank, then as first declared; a driver
+    not among :data:`DRIVERS` is left out where its amount is nil."""
     classes = list(mechanisms)
     ranks: dict[str, int] = {}
     categories: dict[str, list[str]] = {}
@@ -89,7 +90,9 @@ def driver_amounts(mechanisms: Iterable[type[Mechanism]], view: BridgeView) -> d
                     "declares in its 'drivers'"
                 )
             amounts[name] += amount
-    return amounts
+    # a driver of the mechanisms added since the first seven is drawn where it moved money:
+    # a run without that mechanism's section keeps the bridge it always had
+    return {k: v for k, v in amounts.items() if k in DRIVERS or v != 0.0}
 
 
 def bridge(

@@ -248,7 +248,7 @@ class Mechanism:
     Config: ClassVar[Any]
     #: Where the mechanism acts within a phase among mechanisms that do not depend on each
     #: other: lower first (built-ins 10-80). Declared needs come first: see finsim.state.
-    order: ClassVar[int] = 100
+    order: ClassVar[float] = 100
     #: The ``ctx.state`` slots this mechanism writes.
     provides: ClassVar[tuple[Slot, ...]] = ()
     #: The ``ctx.state`` names it reads: a name, ``optional(name)`` or ``later(name)``.

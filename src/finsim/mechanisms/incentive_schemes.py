@@ -5,20 +5,48 @@ it), used by :mod:`finsim.mechanisms.incentives` and by the acceptance decisions
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, TypeVar
 
 import numpy as np
 from pydantic import Field, field_validator
 
+from finsim.calendar import fy_label, parse_fy
 from finsim.economy import Economy
 from finsim.numeric import row_sum
-from finsim.scenario.models import Money, ProviderKind, StrictModel
+from finsim.scenario.models import FYLabel, Money, ProviderKind, StrictModel
 from finsim.scenario.params import MoneyByYear, RateByYear, ShareByYear
 from finsim.scenario.units import Share
 
 if TYPE_CHECKING:
     from finsim.mechanisms.base import Context
     from finsim.types import SystemLike
+
+
+T = TypeVar("T")
+
+#: When a quarter's money is paid: ``arrears`` at the quarter's end on the year-to-date tests
+#: (Q4 on the outturn); ``advance`` early in the quarter, on the tests at the previous
+#: quarter's end (Q1 on acceptance alone).
+Timing = Literal["arrears", "advance"]
+
+
+def in_force(value: T | Mapping[str, T], year: int) -> T:
+    """A setting written as one value or by financial year (``{2019/20: ..., 2020/21: ...}``):
+    the value in force in the year starting in April of ``year`` (a year's value holds until
+    the next year given)."""
+    if not isinstance(value, Mapping):
+        return value
+    chosen: list[T] = [v for label, v in sorted(value.items()) if parse_fy(label) <= year]
+    if not chosen:
+        raise KeyError(f"no value for {fy_label(year)}: the first year given is {min(value)}")
+    return chosen[-1]
+
+
+def _check_phasing(value: list[float]) -> list[float]:
+    if len(value) != 4 or any(v < 0 for v in value) or abs(sum(value) - 1.0) > 1e-9:
+        raise ValueError("expected four quarterly shares summing to 1, e.g. [0.15, 0.2, 0.3, 0.35]")
+    return value
 
 
 class IncentivesConfig(StrictModel):
@@ -29,9 +57,22 @@ class IncentivesConfig(StrictModel):
     allocation: dict[str, Money] = Field(
         description="each body's allocation of the first year's fund, GBP m (scaled with the fund)"
     )
-    phasing: list[Share] = Field(
+    allocated_of: Money | None = Field(
+        default=None,
+        description="the size of fund the allocations are of, GBP m, when not the first "
+        "year's (a fund cut or grown from the one they were set for: each allocation scales "
+        "by fund / allocated_of)",
+    )
+    phasing: list[Share] | dict[FYLabel, list[Share]] = Field(
         default_factory=lambda: [0.15, 0.20, 0.30, 0.35],
-        description="share of the year's allocation earnable in each quarter (sums to 1)",
+        description="share of the year's allocation earnable in each quarter (sums to 1), or "
+        "by year ({2019/20: [0.15, 0.2, 0.3, 0.35], 2020/21: [0.25, 0.25, 0.25, 0.25]})",
+    )
+    timing: Timing | dict[FYLabel, Timing] = Field(
+        default="arrears",
+        description="arrears: each quarter paid at its end on the year-to-date tests (Q4 on "
+        "the outturn); advance: paid early in the quarter on the tests at the previous "
+        "quarter's end, Q1 on acceptance alone (the FRF planned for 2020/21); or by year",
     )
     finance_share: ShareByYear = Field(
         default_factory=lambda: ShareByYear.constant(0.7),
@@ -62,12 +103,20 @@ class IncentivesConfig(StrictModel):
 
     @field_validator("phasing")
     @classmethod
-    def _quarters(cls, value: list[float]) -> list[float]:
-        if len(value) != 4 or any(v < 0 for v in value) or abs(sum(value) - 1.0) > 1e-9:
-            raise ValueError(
-                "expected four quarterly shares summing to 1, e.g. [0.15, 0.2, 0.3, 0.35]"
-            )
+    def _quarters(
+        cls, value: list[float] | dict[str, list[float]]
+    ) -> list[float] | dict[str, list[float]]:
+        for one in value.values() if isinstance(value, dict) else [value]:
+            _check_phasing(one)
         return value
+
+    def phasing_at(self, year: int) -> list[float]:
+        """The quarterly phasing in force in the year starting in April of ``year``."""
+        return in_force(self.phasing, year)
+
+    def timing_at(self, year: int) -> str:
+        """When quarters are paid in the year starting in April of ``year``."""
+        return in_force(self.timing, year)
 
 
 def provider_kinds(model: Any, economy: Economy) -> np.ndarray:
@@ -79,13 +128,16 @@ def provider_kinds(model: Any, economy: Economy) -> np.ndarray:
 
 
 def fund_allocation(config: IncentivesConfig, economy: Economy) -> np.ndarray:
-    """Each body's allocation of the fund by year, ``(F, A)``, scaled with the fund's size."""
+    """Each body's allocation of the fund by year, ``(F, A)``, scaled with the fund's size
+    (from the first year's, or ``allocated_of``)."""
     calendar = economy.calendar
     sizes = np.array(config.fund.series(calendar.start_year, calendar.n_years))
     base = np.zeros(economy.n_accounts)
     for org_id, amount in config.allocation.items():
         base[economy.index(org_id)] = amount
     first = sizes[0] if sizes[0] > 0 else 1.0
+    if config.allocated_of is not None and config.allocated_of > 0:
+        first = config.allocated_of
     return sizes[:, None] / first * base[None, :]
 
 
@@ -169,7 +221,7 @@ class IncentiveScheme:
         s = self.config.system_share.at(year)
         finance_met = (1.0 - s) * own_pass + s * system_pass
         earned = finance * finance_met + (1.0 - finance) * performance_pass
-        return allocation * self.config.phasing[q - 1] * earned
+        return allocation * self.config.phasing_at(year)[q - 1] * earned
 
     def year_end(
         self,

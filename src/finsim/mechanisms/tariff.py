@@ -17,7 +17,16 @@ National rules carried with the tariff:
   price and reinvesting the share ``reinvested`` of it;
 * the optional **short-stay emergency adjustment**: a share of emergency
   admissions are short stays paid at a reduced price, lowering the average
-  non-elective price.
+  non-elective price;
+* **money moved into prices** (``into_prices``): a national sum put into the prices of some
+  points of delivery in a year, as the GBP 1bn of the Provider Sustainability Fund moved
+  into urgent and emergency care prices in 2019/20 (``provider_funds.psf.moved_to_uec_prices``;
+  T9, F18; S). The prices of those points of delivery rise, in that year, by the share that
+  adds the sum at the first simulated year's planned activity of the contracts paid at
+  tariff (every contract but a block), each at its provider's market forces factor:
+  ``raise = amount / sum(plan x price x MFF)``. The raised price is the base later years
+  move from, so the move is recurrent. Where the money comes from (commissioners'
+  allocations, for 2019/20) is the allocations' business, not the tariff's.
 
 Prices are in GBP per unit. Sets ``ctx.state["tariff.price"]`` ``(P,)`` (the
 average price actually paid per unit, after the short-stay adjustment) at each
@@ -35,7 +44,7 @@ from pydantic import Field
 from finsim.calendar import fy_label
 from finsim.errors import did_you_mean
 from finsim.mechanisms.base import Context, Mechanism
-from finsim.scenario.models import StrictModel
+from finsim.scenario.models import FYLabel, Money, StrictModel
 from finsim.scenario.params import Growth, PriceByYear, ShareByYear
 from finsim.scenario.units import Share
 from finsim.state import Slot
@@ -98,6 +107,17 @@ class ShortStay(StrictModel):
     reduction: Share = Field(description="price reduction for a short stay, a share of price")
 
 
+class IntoPrices(StrictModel):
+    """A national sum moved into the prices of some points of delivery."""
+
+    pods: list[str] = Field(
+        min_length=1, description="the points of delivery whose prices take the money"
+    )
+    amount: dict[FYLabel, Money] = Field(
+        description="GBP m moved into those prices in each year it was moved (recurrent)"
+    )
+
+
 class TariffConfig(StrictModel):
     """National prices, how they move, and national payment rules."""
 
@@ -119,6 +139,12 @@ class TariffConfig(StrictModel):
     )
     short_stay_emergency: ShortStay | None = Field(
         default=None, description="short-stay emergency admissions paid at a reduced price"
+    )
+    into_prices: list[IntoPrices] = Field(
+        default_factory=list,
+        description="national sums moved into the prices of points of delivery, e.g. "
+        "{pods: [non_elective, ae], amount: {2019/20: 1000}} (the PSF's GBP 1bn into urgent "
+        "and emergency care prices)",
     )
 
 
@@ -144,6 +170,7 @@ class Tariff(Mechanism):
         self.pods = tuple(config.prices)
         self.list_price = np.zeros(len(self.pods))
         self.price = np.zeros(len(self.pods))
+        self.priced_plan = self._priced_plan(ctx) if config.into_prices else None
         ctx.state["tariff.pods"] = self.pods
         ctx.state["tariff.price"] = self.price
         ctx.state["tariff.marginal_rate"] = None
@@ -161,6 +188,8 @@ class Tariff(Mechanism):
             rules.append(
                 (("tariff", "short_stay_emergency", "pod"), config.short_stay_emergency.pod)
             )
+        for i, move in enumerate(config.into_prices):
+            rules += [(("tariff", "into_prices", i, "pods", j), p) for j, p in enumerate(move.pods)]
         for path, pod in rules:
             if pod not in pods:
                 refs.add(path, f"unknown point of delivery '{pod}'", did_you_mean(pod, pods))
@@ -193,6 +222,13 @@ class Tariff(Mechanism):
                 self.list_price[i] *= (
                     1.0 + self.config.cost_uplift.at(year) - self.config.efficiency.at(year)
                 )
+        label = fy_label(year)
+        for move in self.config.into_prices:
+            if label in move.amount and self.priced_plan is not None:
+                mask = np.isin(np.array(self.pods), move.pods)
+                value = float(self.priced_plan[mask] @ self.list_price[mask]) / 1e6
+                if value > 0:
+                    self.list_price[mask] *= 1.0 + move.amount[label] / value
         self.price[:] = self.list_price
         short = self.config.short_stay_emergency
         if short is not None:
@@ -203,3 +239,17 @@ class Tariff(Mechanism):
             ctx.state["tariff.marginal_rate"] = MarginalRule(
                 mask, rule.rate.at(year), rule.baseline, rule.reinvested, rule.reinvested_with
             )
+
+    def _priced_plan(self, ctx: Context) -> np.ndarray:
+        """Units of the first year's plan paid at tariff, at market forces factors, ``(P,)``:
+        every contract but a block, each weighted by its provider's factor (read once)."""
+        model = ctx.scenario.model
+        mff = {p.id: p.market_forces_factor for p in model.organisations.providers}  # type: ignore[attr-defined]
+        index = {pod: i for i, pod in enumerate(self.pods)}
+        out = np.zeros(len(self.pods))
+        for contract in getattr(model, "contracts", None) or []:
+            if contract.type != "block":
+                for pod, units in contract.plan.items():
+                    if pod in index:
+                        out[index[pod]] += units * mff.get(contract.provider, 1.0)
+        return out

@@ -28,6 +28,12 @@ marginal rate. Publishes ``contracts.activity_value`` ``(R, C)``, the month's ac
 tariff without coding drift (what the provider's variable costs follow), and
 ``contracts.accrued_ytd``; every slot it writes and reads is declared on :class:`Contracts`.
 
+Under the Covid regime (:mod:`finsim.mechanisms.covid`, 2020/21-2021/22; V1, V2, C) a year
+the ``covid`` section blocks is paid by its national block instead (``covid.blocks``, set a
+year ahead): each month's block is accrued as it is paid, so nothing is billed, disputed,
+retained under the marginal rate or settled at year end, and the plan's value is the
+block's; activity is still counted (``contracts.activity_value``: costs follow it).
+
 Contracts and disputes need each other within a year: disputes are built on the
 contracts' arrays (they require them, so contracts act first), and contracts read
 the challenges disputes made (at the review month's settlement phase) only at the

@@ -26,9 +26,21 @@ AGREEMENT_MONTHS = (6, 9, 12)
 
 
 class Balances:
-    """The sums in dispute each contract's two sides hold apart, and their balances."""
+    """The sums in dispute each contract's two sides hold apart, and their balances.
 
-    def __init__(self) -> None:
+    Built on the account ids and each contract's id, commissioner and provider (account
+    indices, ``(C,)``); ``labels`` name each contract in the tables (its id, commissioner)."""
+
+    def __init__(
+        self,
+        account_ids: tuple[str, ...],
+        contract_ids: np.ndarray,
+        commissioner: np.ndarray,
+        provider: np.ndarray,
+    ) -> None:
+        self.provider = provider
+        commissioners = np.array(account_ids, dtype=object)[commissioner]
+        self.labels = {"contract": contract_ids, "commissioner": commissioners}
         #: sums withheld at each year's reconciliation and not yet decided, by year, (R, C)
         self.open: dict[int, np.ndarray] = {}
 
@@ -46,8 +58,6 @@ class Balances:
     def record(
         self,
         records: TableLog,
-        provider: np.ndarray,
-        labels: dict[str, np.ndarray],
         provider_view: np.ndarray,
         commissioner_view: np.ndarray,
         cash: np.ndarray,
@@ -63,8 +73,8 @@ class Balances:
         mismatch = receivable - payable
         records.record(
             "balances",
-            provider,
-            labels,
+            self.provider,
+            self.labels,
             mask=None if month in AGREEMENT_MONTHS else np.abs(mismatch) > 1e-12,
             cash_paid=cash,
             receivable=receivable,

@@ -110,6 +110,7 @@ class Contracts(Mechanism):
         # construction), read here only at the year-end reconciliation
         later("disputes.challenged", optional=True),
         later("disputes.basis", optional=True),
+        later("covid.blocks", optional=True),  # set a year ahead (mechanisms.covid)
     )
 
     def __init__(self, config: list[Contract], ctx: Context) -> None:
@@ -141,7 +142,8 @@ class Contracts(Mechanism):
         self.reported_by_year: dict[int, np.ndarray] = {}
         self.withheld_by_year: dict[int, np.ndarray] = {}
         self.rules: Rules | None = None
-        self.balances = Balances()
+        self.balances = Balances(economy.ids, self.ids, self.commissioner, self.provider)
+        self.covid: tuple[np.ndarray, np.ndarray] | None = None  # this year's Covid block
         ctx.state.update(
             {
                 "contracts.ids": self.ids,
@@ -208,6 +210,8 @@ class Contracts(Mechanism):
                 total_value(plan_units[None], self.price(), self.mff * self.accepted)
                 + self.adjustment,
             )
+        if self.covid is not None:  # the year's plan is its Covid block
+            self.plan_value = self.covid[0] * float(self.covid[1].sum())
         self.instalment = self.plan_value / 12.0  # paid on account each month
 
     def _plan_units(self, state: Mapping[str, object]) -> np.ndarray:
@@ -284,6 +288,8 @@ class Contracts(Mechanism):
         )
         self.reinvest = marginal.reinvested if marginal is not None else 0.0
         self.reinvest_with = marginal.reinvested_with if marginal is not None else "provider"
+        blocks = ctx.state["covid.blocks"] if "covid.blocks" in ctx.state else {}
+        self.covid = blocks.get(ctx.fy)  # (mechanisms.covid)
         self._set_plan_value()
         self.reported_by_year[ctx.fy] = self.reported
 
@@ -308,6 +314,9 @@ class Contracts(Mechanism):
             "reported": self.true_value_ytd * self.reported,
             "accepted": self.true_value_ytd * self.accepted,
         }
+        if self.covid is not None:  # nothing is billed under a Covid block: nothing to dispute
+            paid = self.covid[0] * float(self.covid[1][: ctx.month].sum())
+            ctx.state["contracts.ytd"].update(plan=paid, reported=paid, accepted=paid)
 
     def accrue(self, ctx: Context) -> None:
         """Accrue the month's income at each contract's rules for the activity done to date;
@@ -321,6 +330,9 @@ class Contracts(Mechanism):
             # to the bit, with nothing to settle at year end
             accrual = np.where(self.block, instalment, accrual)
             earned = np.where(self.block, self.accrued + instalment, earned)
+        if self.covid is not None:  # the Covid block: accrued as paid, nothing retained
+            instalment = accrual = self.covid[0] * self.covid[1][ctx.month - 1]
+            earned, retained = self.accrued + instalment, np.zeros_like(instalment)
         ctx.ledger.post(self.commissioner, self.provider, accrual, "contract_payment", cash=False)
         self.accrued = earned
         self.retained = retained
@@ -330,7 +342,7 @@ class Contracts(Mechanism):
         if ctx.records.enabled and ctx.month < 12:  # March's after the reconciliation
             disputed = self._disputed(ctx, earned, done)
             view = commissioner_view(earned, *disputed)
-            self._record_balances(ctx, earned, view, self.on_account)
+            self.balances.record(ctx.records, earned, view, self.on_account)
 
     def _disputed(
         self, ctx: Context, earned: np.ndarray, done: float
@@ -347,13 +359,6 @@ class Contracts(Mechanism):
             return challenged, earned - self._due(self.units_ytd, done, self.accepted)[0]
         return challenged, earned - self.plan_value * done
 
-    def _record_balances(
-        self, ctx: Context, provider_view: np.ndarray, view: np.ndarray, cash: np.ndarray
-    ) -> None:
-        commissioners = np.array(ctx.economy.ids, dtype=object)[self.commissioner]
-        labels = {"contract": self.ids, "commissioner": commissioners}
-        self.balances.record(ctx.records, self.provider, labels, provider_view, view, cash)
-
     # -- year end ----------------------------------------------------------------------------
     def reconcile(self, ctx: Context) -> None:
         """Withhold what a commissioner has challenged; reinvest the retained marginal price;
@@ -368,26 +373,18 @@ class Contracts(Mechanism):
         settlement = self.accrued - self.on_account
         ctx.ledger.pay(self.commissioner, self.provider, settlement)
         self.balances.withheld(ctx.fy, withheld)
-        if ctx.records.enabled:
-            # the year's cash: paid on account, then the settlement
-            self._record_balances(ctx, self.accrued, self.accrued, self.on_account + settlement)
+        if ctx.records.enabled:  # the year's cash: paid on account, then the settlement
+            paid = self.on_account + settlement
+            self.balances.record(ctx.records, self.accrued, self.accrued, paid)
         if self.reinvest > 0 and self.retained.any():
             target = self.provider if self.reinvest_with == "provider" else EXTERNAL
-            ctx.ledger.post(
-                self.commissioner,
-                target,
-                self.reinvest * self.retained,
-                "mret_reinvestment",
-                "non_recurrent",
-            )
+            amount = self.reinvest * self.retained
+            ctx.ledger.post(self.commissioner, target, amount, "mret_reinvestment", "non_recurrent")
         self.withheld_by_year[ctx.fy] = withheld
         ctx.records.record(
             "contracts",
             self.provider,
-            {
-                "contract": self.ids,
-                "commissioner": np.array(ctx.economy.ids, dtype=object)[self.commissioner],
-            },
+            self.balances.labels,
             plan_value=self.plan_value,
             due=earned,
             on_account=self.on_account,

@@ -19,7 +19,10 @@ The rules, each from its source (confidence marks as in finsim's policy tree,
   plan's value) plus, for elective activity only, a variable element of a share of price
   for activity above or below a target that is a share of a base year's value (2022/23:
   75% of price against 104% of 2019/20 value-weighted activity; 2023/24: elective paid at
-  100% of price against the elective recovery fund target).
+  100% of price against the elective recovery fund target). The elective recovery fund
+  (:mod:`finsim.mechanisms.erf`) settles the commissioner's side at year end, with the
+  functions at the end of this module: the elective value of each contract, what it pays for
+  activity above target, and the downward adjustment it may give back.
 
 Everything is year to date: :func:`due` is what a contract has earned by the end of a month
 for the units done so far, each reference (plan, target, baseline) taken at its share of the
@@ -343,3 +346,41 @@ def check_contracts(config: list[Contract], refs: ReferencesLike) -> None:
                 path + ("plan",),
                 f"an {contract.type} contract needs a plan of activity per point of delivery",
             )
+
+
+# -- the elective element as the elective recovery fund settles it --------------------------
+# (used by :mod:`finsim.mechanisms.erf` at year end; the monthly accrual is :func:`due`)
+
+
+def elective_weights(
+    contracts: list[Contract], pods: tuple[str, ...], price: np.ndarray, erf_pods: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """GBP per unit, ``(C, P)``, of (1) the points of delivery ``erf_pods`` (P,) bool the
+    elective recovery fund measures, on every contract, and (2) each api contract's variable
+    points of delivery (its elective element; 0 on other contracts). Summing units x these
+    weights (:func:`weighted`) values activity at this year's national prices."""
+    kind = np.array([TYPES.index(c.type) for c in contracts], dtype=np.int64)
+    api = (kind == TYPES.index("api"))[:, None]
+    variable = (treatment(contracts, pods) == VARIABLE) & api
+    erf = np.broadcast_to(erf_pods[None, :] * price[None, :], (len(contracts), len(pods)))
+    return erf.copy(), np.where(variable, price[None, :], 0.0)
+
+
+def elective_pay_rate(contracts: list[Contract], year: int) -> np.ndarray:
+    """The share of price each contract pays its provider for elective activity above target,
+    ``(C,)``: an api contract its variable rate (2022/23: 0.75; from 2023/24: 1.0, T11, C;
+    A3, S), an activity or blended contract the full price (elective is at tariff), a block
+    nothing."""
+    rate = variable_rate(contracts, year)
+    kind = np.array([c.type for c in contracts], dtype=object)
+    return np.where(kind == "api", rate, np.where(kind == "block", 0.0, 1.0))
+
+
+def downward_adjustment(
+    delivered: np.ndarray, reference: np.ndarray, rate: np.ndarray
+) -> np.ndarray:
+    """An api contract's downward adjustment for elective activity below its target, GBP m,
+    ``(R, C)`` (0 or more): ``rate`` x (target - delivered) where delivered is below. The
+    contracts mechanism accrues it (its variable element works both ways, A1-A3, S); the
+    elective recovery fund may give it back where clawback is not enforced (2022/23, S)."""
+    return rate * np.maximum(reference - delivered, 0.0)
