@@ -48,7 +48,8 @@ def test_back_tests_set_the_model_beside_outcomes_it_was_not_fitted_to():
     its confidence mark; the 2017/18 fund's general distribution is 410 of 1,800."""
     table = calibrate.back_tests({"risk_aversion": 0.0}, replications=4, size=SMALL)
     assert len(table) == 5
-    assert table[["published", "model"]].apply(lambda c: c.between(0, 1)).all().all()
+    # (a share of the fund paid out can be 1 to the last bit of a float sum)
+    assert table[["published", "model"]].apply(lambda c: c.between(0, 1 + 1e-12)).all().all()
     assert set(table["confidence"]) <= {"C", "S", "U"}
     row = table[table["what"].str.contains("general distribution")].iloc[0]
     assert row["published"] == pytest.approx(410 / 1800)

@@ -51,6 +51,39 @@ def _loans(doc: dict[str, Any]) -> bool:
     return isinstance(interventions, dict) and "loans" in (interventions.get("order") or [])
 
 
+def _from_start(section: str) -> Callable[[dict[str, Any], list[str]], list[str]]:
+    """The years from the section's ``start`` (default: the first simulated year) on."""
+
+    def years(doc: dict[str, Any], labels: list[str]) -> list[str]:
+        start = (doc.get(section) or {}).get("start") or labels[0]
+        return [y for y in labels if y >= str(start)]
+
+    return years
+
+
+def _covid_years(doc: dict[str, Any], labels: list[str]) -> list[str]:
+    """The years run under the Covid regime (``covid.years``)."""
+    return [str(y) for y in (doc.get("covid") or {}).get("years") or []]
+
+
+def _covid_elective_years(doc: dict[str, Any], labels: list[str]) -> list[str]:
+    """The years the Covid elective incentive runs (its ``years``: default the first)."""
+    scheme = ((doc.get("covid") or {}).get("elective_incentive")) or {}
+    years = scheme.get("years") or _covid_years(doc, labels)[:1]
+    return [str(y) for y in years]
+
+
+def _covid_elective(doc: dict[str, Any]) -> bool:
+    """the Covid section has an elective incentive scheme"""
+    covid = doc.get("covid")
+    return isinstance(covid, dict) and isinstance(covid.get("elective_incentive"), dict)
+
+
+def _boolean_share(value: Any) -> float:
+    """A rule that is on or off as a share of it applied: enforced is 1, not enforced 0."""
+    return 1.0 if value else 0.0
+
+
 def _cquin_base(value: Any) -> str:
     text = str(value).lower()
     if "fixed element" in text:
@@ -75,8 +108,9 @@ class Binding:
     path: tuple[str, ...]
     parameters: tuple[str, ...]
     applies: Callable[[dict[str, Any]], bool]
-    #: "all": every simulated year; "after_first": a growth rate, from the second year
-    years: Literal["all", "after_first"] = "all"
+    #: "all": every simulated year; "after_first": a growth rate, from the second year; or
+    #: the years the mechanism runs, from the document and the simulated years
+    years: Literal["all", "after_first"] | Callable[[dict[str, Any], list[str]], list[str]] = "all"
     #: "by_year": the field takes a value per year; "one": one value for the whole run
     form: Literal["by_year", "one"] = "by_year"
     #: turns the tree's value into the setting (default: as it is)
@@ -133,6 +167,107 @@ BINDINGS: tuple[Binding, ...] = (
         money=True,
     ),
     Binding(("pdc", "dividend_rate"), ("loans_pdc.pdc_dividend",), _section("pdc"), form="one"),
+    # the Financial Recovery Fund and the commissioners' funds and reserves
+    Binding(
+        ("recovery_fund", "fund"),
+        ("provider_funds.frf.size", "provider_funds.frf.planned_size"),
+        _section("recovery_fund"),
+        money=True,
+    ),
+    Binding(
+        ("recovery_fund", "extra_efficiency"),
+        ("tariff.deficit_trust_extra_efficiency",),
+        _section("recovery_fund"),
+        absent=0.0,
+    ),
+    Binding(
+        ("recovery_fund", "system_share"),
+        ("system.frf_share",),
+        _section("recovery_fund"),
+        absent=0.0,
+    ),
+    Binding(
+        ("commissioner_reserves", "share"),
+        ("commissioner.risk_reserve",),
+        _section("commissioner_reserves"),
+        absent=0.0,
+    ),
+    Binding(
+        ("commissioner_reserves", "non_recurrent_share"),
+        ("commissioner.non_recurrent_spend",),
+        _section("commissioner_reserves"),
+        absent=0.0,
+    ),
+    Binding(
+        ("commissioner_sustainability_fund", "fund"),
+        ("commissioner.csf.size",),
+        _section("commissioner_sustainability_fund"),
+        money=True,
+    ),
+    Binding(
+        ("commissioner_sustainability_fund", "improvement"),
+        ("commissioner.overspender_improvement",),
+        _section("commissioner_sustainability_fund"),
+    ),
+    # the Covid regime, in its years
+    Binding(
+        ("covid", "blocks", "growth"), ("covid.block.growth",), _section("covid"), _covid_years
+    ),
+    Binding(
+        ("covid", "blocks", "efficiency_first_half"),
+        ("covid.block.efficiency", "covid.efficiency.first_half"),
+        _section("covid"),
+        _covid_years,
+    ),
+    Binding(
+        ("covid", "blocks", "efficiency_second_half"),
+        ("covid.block.efficiency", "covid.efficiency.second_half"),
+        _section("covid"),
+        _covid_years,
+    ),
+    Binding(
+        ("covid", "envelopes", "second_half_extra"),
+        ("covid.h2_extra_funding",),
+        _section("covid"),
+        _covid_years,
+        money=True,
+        absent=0.0,
+    ),
+    *(
+        Binding(
+            ("covid", "elective_incentive", name),
+            (f"covid.elective_incentive.{name}",),
+            _covid_elective,
+            _covid_elective_years,
+        )
+        for name in ("threshold", "shortfall_charge", "excess_payment")
+    ),
+    # aligned payment and incentive with the elective recovery fund, from its start
+    Binding(
+        ("erf", "fund"), ("api_erf.erf_size",), _section("erf"), _from_start("erf"), money=True
+    ),
+    Binding(("erf", "target"), ("api_erf.elective_target",), _section("erf"), _from_start("erf")),
+    Binding(
+        ("erf", "variable_rate"), ("api_erf.variable_rate",), _section("erf"), _from_start("erf")
+    ),
+    Binding(
+        ("erf", "downward_floor"), ("api_erf.downward_floor",), _section("erf"), _from_start("erf")
+    ),
+    Binding(
+        ("erf", "clawback"),
+        ("api_erf.clawback_enforced",),
+        _section("erf"),
+        _from_start("erf"),
+        convert=_boolean_share,
+    ),
+    Binding(
+        ("erf", "additional"),
+        ("api_erf.target_cut_funding",),
+        _section("erf"),
+        _from_start("erf"),
+        money=True,
+        absent=0.0,
+    ),
     Binding(
         ("interventions", "loans", "rate"),
         ("loans_pdc.interest.longer_term",),

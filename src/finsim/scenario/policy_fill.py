@@ -109,8 +109,13 @@ def apply_policy(
             continue
         if not binding.applies(data) or (binding.money and chosen.scale is None):
             continue
-        span = labels[1:] if binding.years == "after_first" else labels
+        span = _span(binding, data, labels)
         value, detail, trouble = _setting(binding, tree, span, chosen)
+        if isinstance(value, dict) and callable(binding.years) and span[:1] != labels[:1]:
+            # a rule of a mechanism that starts later: its first value is also written for the
+            # first simulated year, which a by-year setting must cover (it is not used then)
+            value = {labels[0]: next(iter(value.values())), **value}
+            detail += f"; {labels[0]}: the first value, written so the setting covers the run"
         if trouble:
             problems += [Problem(binding.dotted, f"{where}: {t}", source, line) for t in trouble]
             continue
@@ -131,6 +136,15 @@ def apply_policy(
     if problems:
         raise ScenarioError(problems)
     return filled, out_lines, tuple(origins)
+
+
+def _span(binding: Binding, data: dict[str, Any], labels: list[str]) -> list[str]:
+    """The simulated years in which ``binding``'s setting is used."""
+    if binding.years == "after_first":
+        return labels[1:]
+    if callable(binding.years):
+        return [y for y in labels if y in set(binding.years(data, labels))]
+    return labels
 
 
 def _setting(
