@@ -17,6 +17,8 @@ from finsim import export
 from finsim.errors import ResultsError
 
 HOSTILE = "<script>alert(1)</script>"
+#: The sheets of surplus by organisation and year that open a run's workbook.
+PLAN = ["Surplus (mean)", "Surplus (5th percentile)", "Surplus (95th percentile)"]
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +52,9 @@ def readme(path: Path) -> dict[str, Any]:
 
 
 def assert_same(read: pd.DataFrame, frame: pd.DataFrame) -> None:
+    named = [c for c in read.columns if c not in frame.columns]  # names beside ids
+    assert all(c.endswith("_name") or c == "organisation" for c in named), named
+    read = read.drop(columns=named)
     assert list(read.columns) == list(frame.columns)
     assert len(read) == len(frame)
     for column in frame.columns:
@@ -67,8 +72,10 @@ def assert_same(read: pd.DataFrame, frame: pd.DataFrame) -> None:
 
 # -- the workbook ----------------------------------------------------------------------------
 def test_workbook_has_a_readme_then_a_sheet_per_table(results, workbook):
-    """The first sheet is README; then one sheet per table of results.tables(), in order."""
-    assert openpyxl.load_workbook(workbook).sheetnames == ["README", *results.tables()]
+    """The first sheet is README; then surplus by organisation and year (the mean, the 5th and
+    95th percentiles); then one sheet per table of results.tables(), in order."""
+    sheets = openpyxl.load_workbook(workbook).sheetnames
+    assert sheets == ["README", *PLAN, *results.tables()]
 
 
 def test_readme_says_what_was_run_and_what_each_sheet_holds(results, workbook):
@@ -84,12 +91,14 @@ def test_readme_says_what_was_run_and_what_each_sheet_holds(results, workbook):
     assert lines["Units"] == "money in GBP million; tariff prices in GBP per unit"
     assert lines["Financial years"] == "2017/18 to 2019/20"
     assert lines["Created"].endswith("UTC")
-    for name in results.tables():
+    assert "GBP million" in lines["Units"]
+    for name in [*PLAN, *results.tables()]:
         assert lines[name]
 
 
 def test_sheets_hold_the_tables(results, workbook):
-    """Every sheet reads back (pandas.read_excel) equal to its DataFrame."""
+    """Every table's sheet reads back (pandas.read_excel) equal to its DataFrame, with
+    organisations' names beside their ids."""
     sheets = pd.read_excel(workbook, sheet_name=None)
     for name, frame in results.tables().items():
         assert_same(sheets[name], frame)
@@ -113,7 +122,8 @@ def test_money_and_probability_columns_have_number_formats(workbook):
         assert last[money].number_format == export.MONEY_FORMAT
     assert last["replication"].number_format == "General"
     flows = book["flows"]
-    assert flows.cell(row=2, column=9).number_format == export.MONEY_FORMAT  # amount
+    amount = [c.value for c in flows[1]].index("amount") + 1
+    assert flows.cell(row=2, column=amount).number_format == export.MONEY_FORMAT
 
 
 def test_headers_are_bold_frozen_and_columns_sized(results, workbook):
@@ -162,7 +172,17 @@ def test_sheet_names_are_short_valid_and_unique():
 def test_tables_chooses_and_orders_sheets(results, tmp_path):
     """tables= writes only the named tables, in the order given."""
     path = export.to_excel(results, tmp_path / "some.xlsx", tables=["summary", "positions"])
-    assert openpyxl.load_workbook(path).sheetnames == ["README", "summary", "positions"]
+    assert openpyxl.load_workbook(path).sheetnames == ["README", *PLAN, "summary", "positions"]
+    bare = export.to_excel(results, tmp_path / "bare.xlsx", tables=["summary"], plan=False)
+    assert openpyxl.load_workbook(bare).sheetnames == ["README", "summary"]
+    one = export.to_excel(results, tmp_path / "one.xlsx", tables=[], percentiles=[0.1])
+    assert openpyxl.load_workbook(one).sheetnames == [
+        "README",
+        PLAN[0],
+        "Surplus (10th percentile)",
+    ]
+    with pytest.raises(ValueError, match="whole percents"):
+        export.to_excel(results, tmp_path / "bad.xlsx", percentiles=[0.025])
     with pytest.raises(ResultsError, match="no table 'sumary'"):
         export.to_excel(results, tmp_path / "bad.xlsx", tables=["sumary"])
 
@@ -207,7 +227,7 @@ def test_an_existing_file_is_replaced_whole_leaving_no_temporary_file(results, t
     path = tmp_path / "run.xlsx"
     path.write_bytes(b"not a workbook, and longer than nothing" * 1000)
     export.to_excel(results, path, tables=["summary"])
-    assert openpyxl.load_workbook(path).sheetnames == ["README", "summary"]
+    assert openpyxl.load_workbook(path).sheetnames == ["README", *PLAN, "summary"]
     assert list(tmp_path.iterdir()) == [path]
 
 
@@ -262,12 +282,14 @@ def test_html_escapes_names_from_the_scenario_file(scenario):
 
 
 class Run:
-    """Just enough of a Results for to_excel: one hand-made table."""
+    """Just enough of a Results for to_excel without the plan sheets: one hand-made table,
+    and an economy that names organisations."""
 
     scenario_name = "hand-made"
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, economy: Any) -> None:
         self.frame = frame
+        self.economy = economy
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"events": self.frame}
@@ -284,7 +306,7 @@ class Run:
         }
 
 
-def test_table_text_that_looks_like_a_formula_stays_text(tmp_path):
+def test_table_text_that_looks_like_a_formula_stays_text(results, tmp_path):
     """Text in a table starting with '=' is written as text; gaps stay empty."""
     frame = pd.DataFrame(
         {
@@ -293,7 +315,8 @@ def test_table_text_that_looks_like_a_formula_stays_text(tmp_path):
             "met": pd.array([True, None], dtype="boolean"),
         }
     )
-    path = export.to_excel(Run(frame), tmp_path / "run.xlsx")  # type: ignore[arg-type]
+    run = Run(frame, results.economy)
+    path = export.to_excel(run, tmp_path / "run.xlsx", plan=False)  # type: ignore[arg-type]
     sheet = openpyxl.load_workbook(path)["events"]
     assert sheet["A3"].data_type == "s" and sheet["A3"].value == "=1+1"
     assert sheet["B2"].value == 2.5 and sheet["B2"].number_format == export.MONEY_FORMAT
@@ -306,7 +329,7 @@ def test_results_and_scenario_show_html_in_a_notebook(results, scenario, tmp_pat
     assert results._repr_html_() == export.results_html(results)
     assert scenario._repr_html_() == export.scenario_html(scenario)
     path = results.to_excel(tmp_path / "run.xlsx", tables=["summary"])
-    assert openpyxl.load_workbook(path).sheetnames == ["README", "summary"]
+    assert openpyxl.load_workbook(path).sheetnames == ["README", *PLAN, "summary"]
 
 
 def test_a_long_journal_is_left_out_unless_named(scenario, tmp_path, monkeypatch):
@@ -315,4 +338,4 @@ def test_a_long_journal_is_left_out_unless_named(scenario, tmp_path, monkeypatch
     monkeypatch.setattr(export, "JOURNAL_DEFAULT_ROWS", 10)
     default = openpyxl.load_workbook(res.to_excel(tmp_path / "a.xlsx")).sheetnames
     named = openpyxl.load_workbook(res.to_excel(tmp_path / "b.xlsx", tables=["journal"]))
-    assert "journal" not in default and named.sheetnames == ["README", "journal"]
+    assert "journal" not in default and named.sheetnames == ["README", "Surplus (mean)", "journal"]

@@ -3,13 +3,17 @@
 :func:`to_excel` writes every table of a run (``Results.tables()``) to one Excel
 workbook, one sheet per table, after a ``README`` sheet that says what was run
 (scenario, source file, variant, seed, replications, finsim version), the units
-and what each sheet holds. :func:`results_html` and :func:`scenario_html` are the
+and what each sheet holds, and the sheets a board reads: surplus / (deficit) by
+organisation and year in the layout of an NHS plan template, the mean over
+replications and chosen percentiles (:mod:`finsim.plan_sheet`). Every id column
+of a table has the organisation's name beside it (``org_name`` after ``org``...). :func:`results_html` and :func:`scenario_html` are the
 short summaries a Jupyter notebook shows for a Results or a Scenario.
 
 Number formats, as a finance analyst reading NHS accounts expects:
 
 * money (GBP million): ``#,##0.0_);[Red](#,##0.0);0.0_)``, one decimal place,
-  thousands separated, negatives red and in brackets; the cell holds the full value;
+  thousands separated, negatives red and in brackets; the cell holds the full value
+  (the plan-layout sheets: ``#,##0.0;(#,##0.0)``);
 * probabilities and rates (``p_deficit``, allocation ``growth``...): ``0.0%``;
 * indices and factors (``case_mix``, ``need_index``...): ``0.000``.
 
@@ -28,14 +32,23 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from finsim.errors import ResultsError
+from finsim.plan_sheet import org_names, with_names
 from finsim.results_io import atomic_write
+from finsim.workbook_readme import (
+    DESCRIPTIONS,
+    README,
+    UNITS,
+    percentile_sheet,
+    run_about,
+    write_plan_sheets,
+    write_readme,
+)
 from finsim.workbook_style import (
     INDEX_COLUMNS,
     INDEX_FORMAT,
@@ -45,14 +58,11 @@ from finsim.workbook_style import (
     PERCENT_FORMAT,
     SHEET_NAME_LENGTH,
     _format_sheet,
-    _text,
     number_format,
     sheet_names,
 )
 
 if TYPE_CHECKING:
-    from openpyxl.worksheet.worksheet import Worksheet
-
     from finsim.results import Results
     from finsim.scenario.loader import Scenario
 
@@ -79,49 +89,8 @@ __all__ = [  # the number formats live in finsim.workbook_style, importable here
 
 #: Rows an Excel sheet holds, the header included.
 EXCEL_MAX_ROWS = 1_048_576
-README = "README"
-UNITS = "money in GBP million; tariff prices in GBP per unit"
-
-
-#: What each table holds, for the README sheet.
-DESCRIPTIONS = {
-    "positions": "One row per replication, year and organisation: income, expenditure, surplus "
-    "and underlying surplus, control totals (own, system, region) and whether each was met.",
-    "flows": "Money moved between accounts, per replication and year, by category, "
-    "recurrence and kind (revenue or capital).",
-    "events": "What happened and when: decisions, disputes, interventions; amount in GBP m "
-    "where the event concerns money.",
-    "event_counts": "How often each event happened, per year, body and kind of event: events "
-    "and replications with at least one.",
-    "summary": "Per organisation, system, region and England, and year: mean surplus, its "
-    "quantiles across replications, probability of a deficit and of meeting the control total. "
-    "One row per level, name and year: a system's or region's own account is the org row "
-    "'<id> (own account)', apart from its total (level system or region).",
-    "subsidies": "Who subsidises whom: per body and year, mean net money received (+) or "
-    "given (-) through top slices, risk shares, re-allocations and extra surpluses.",
-    "monthly": "Each body's year-to-date revenue surplus at every month end.",
-    "journal": "Every posting of the ledger, per replication (kept in small runs only).",
-    "allocations": "Commissioners' allocations per stream and year: baseline, target, "
-    "allocation, growth and distance from target before and after.",
-    "places": "Allocations to places within systems, with their need index.",
-    "contracts": "Each contract's year: plan value, money due, paid on account, withheld and "
-    "the year-end reconciliation.",
-    "cquin": "CQUIN: money at stake, achievement and money earned per contract.",
-    "disputes": "Contract challenges: activity over plan, money disputed and at stake.",
-    "disputes_settled": "How disputes ended: money withheld, the provider's share and the "
-    "settlement.",
-    "risk_share": "System risk shares: each member's variance, its share after pooling and the "
-    "transfer.",
-    "control_totals": "Control totals set for each body and year.",
-    "acceptance": "Control total offers: expected surplus, the improvement asked, expected "
-    "gain and whether the body accepted.",
-    "incentives": "Incentive funds: allocation, whether the control total was accepted, money "
-    "earned and redistributed.",
-    "interventions": "Regional interventions: forecast, gap to the regional control total and "
-    "what each step (extra surplus, top slice, rapid savings) closed.",
-    "savings": "Savings programmes: planned, delivered, recurrent and shortfall.",
-    "capital": "Capital bids: amount, score and whether funded.",
-}
+#: The percentiles of surplus that get a sheet of their own (a run of 2 replications or more).
+PERCENTILES = (0.05, 0.95)
 
 #: At most this many system, region and England rows in a notebook's summary of a run.
 HTML_ROWS = 12
@@ -132,17 +101,33 @@ HTML_ROWS = 12
 JOURNAL_DEFAULT_ROWS = 50_000
 
 
-def to_excel(results: Results, path: str | Path, *, tables: Sequence[str] | None = None) -> Path:
+def to_excel(
+    results: Results,
+    path: str | Path,
+    *,
+    tables: Sequence[str] | None = None,
+    percentiles: Sequence[float] = PERCENTILES,
+    plan: bool = True,
+) -> Path:
     """Write a run's tables to one Excel workbook at ``path`` (``.xlsx``); return the path.
 
     ``tables`` names the tables to write, in order (default: every table of
     ``results.tables()``, the journal only up to :data:`JOURNAL_DEFAULT_ROWS` postings:
-    openpyxl writes some 20,000 cells a second, so name it to have a longer one). The workbook is written beside ``path`` and renamed into
-    place, so an existing file is replaced whole or, if anything fails, left as it was.
+    openpyxl writes some 20,000 cells a second, so name it to have a longer one). Unless
+    ``plan=False``, the tables follow the sheets of surplus / (deficit) by organisation and
+    year in the layout of a plan template: the mean, then one sheet per whole percentile in
+    ``percentiles`` (default the 5th and 95th; none for a single replication). The workbook
+    is written beside ``path`` and renamed into place, so an existing file is replaced whole
+    or, if anything fails, left as it was.
     """
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
         raise ResultsError(f"{path}: an Excel workbook's name should end in .xlsx")
+    for q in percentiles:
+        if not 0 < q < 1 or abs(q * 100 - round(q * 100)) > 1e-9:
+            raise ValueError(
+                f"percentiles are whole percents between 0 and 1, e.g. 0.05, got {q!r}"
+            )
     _require_openpyxl()
     available = results.tables()
     if tables is None:
@@ -165,9 +150,11 @@ def to_excel(results: Results, path: str | Path, *, tables: Sequence[str] | None
                 f"{EXCEL_MAX_ROWS - 1:,} below its header: leave it out with "
                 f"to_excel(..., tables=[...]) or write it with to_parquet"
             )
-    sheets = sheet_names([README, *chosen])
+    reserved = [percentile_sheet(q) for q in percentiles] if plan else []
+    sheets = sheet_names([README, *reserved, *chosen])
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: _write_workbook(tmp, results, chosen, sheets))
+    shown = tuple(percentiles) if plan else None
+    atomic_write(path, lambda tmp: _write_workbook(tmp, results, chosen, sheets, shown))
     return path
 
 
@@ -181,79 +168,33 @@ def _require_openpyxl() -> None:
 
 
 def _write_workbook(
-    tmp: Path, results: Results, tables: Mapping[str, pd.DataFrame], sheets: Mapping[str, str]
-) -> None:
-    # pandas picks the writer by the file's extension, and the temporary file has none
-    with open(tmp, "wb") as handle, pd.ExcelWriter(handle, engine="openpyxl") as writer:
-        book = writer.book
-        _write_readme(book.create_sheet(sheets[README]), results, tables, sheets)
-        for name, frame in tables.items():
-            frame.to_excel(writer, sheet_name=sheets[name], index=False)
-            _format_sheet(writer.sheets[sheets[name]], frame)
-        book.properties.title = results.scenario_name
-        book.properties.creator = f"finsim {results.metadata()['finsim_version']}"
-
-
-def _write_readme(
-    ws: Worksheet,
+    tmp: Path,
     results: Results,
     tables: Mapping[str, pd.DataFrame],
     sheets: Mapping[str, str],
+    percentiles: Sequence[float] | None,
 ) -> None:
-    from openpyxl.styles import Alignment, Font
-
-    meta = results.metadata()
-    years = meta["years"]
-    about: list[tuple[str, Any]] = [
-        ("Scenario", meta["scenario"]),
-        ("Source file", meta["source"] or "(not from a file)"),
-        ("Variant", meta["variant"]),
-        ("Seed", meta["seed"]),
-        ("Replications", meta["replications"]),
-        ("Financial years", f"{years[0]} to {years[-1]}" if years else ""),
-        ("finsim version", meta["finsim_version"]),
-        ("Units", UNITS),
-        (
-            "Number formats",
-            "money #,##0.0 with negatives red in brackets (each cell holds the full value); "
-            "probabilities and rates as percentages",
-        ),
-        ("Summary quantiles", _quantiles(meta.get("summary"))),
-        ("Created", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
-    ]
-    _text(ws, 1, 1, "finsim results").font = Font(bold=True, size=14)
-    row = 2
-    for label, value in about:
-        _text(ws, row, 1, label).font = Font(bold=True)
-        _text(ws, row, 2, value)
-        row += 1
-    row += 1
-    for col, heading in enumerate(("Sheet", "What it holds", "Rows"), start=1):
-        _text(ws, row, col, heading).font = Font(bold=True)
-    _text(ws, row + 1, 1, sheets[README])
-    _text(ws, row + 1, 2, "This sheet: what was run and what each sheet holds.")
-    row += 2
-    for name, frame in tables.items():
-        what = DESCRIPTIONS.get(name, f"A table recorded by a mechanism: res.table({name!r}).")
-        if sheets[name] != name:
-            what = f"Table {name!r}. {what}"
-        _text(ws, row, 1, sheets[name])
-        _text(ws, row, 2, what).alignment = Alignment(wrap_text=True, vertical="top")
-        _text(ws, row, 3, len(frame)).number_format = "#,##0"
-        row += 1
-    ws.column_dimensions["A"].width = 18
-    ws.column_dimensions["B"].width = 90
-    ws.column_dimensions["C"].width = 12
-
-
-def _quantiles(described: Any) -> str:
-    """How the summary's quantiles were computed, from ``metadata()["summary"]``."""
-    if not isinstance(described, dict):
-        return "exact"
-    accuracy = described.get("relative_accuracy")
-    if described.get("quantiles") == "exact" or accuracy is None:
-        return "exact"
-    return f"estimated, within {accuracy:.1%} of the exact value"
+    names = org_names(results.economy)
+    described: list[tuple[str, str, int | None]] = []
+    # pandas picks the writer by the file's extension, and the temporary file has none
+    with open(tmp, "wb") as handle, pd.ExcelWriter(handle, engine="openpyxl") as writer:
+        book = writer.book
+        readme = book.create_sheet(sheets[README])  # filled in once the sheets are written
+        if percentiles is not None:
+            described += [
+                (sheet, what, None) for sheet, what in write_plan_sheets(book, results, percentiles)
+            ]
+        for name, frame in tables.items():
+            named = with_names(frame, names)
+            named.to_excel(writer, sheet_name=sheets[name], index=False)
+            _format_sheet(writer.sheets[sheets[name]], named)
+            what = DESCRIPTIONS.get(name, f"A table recorded by a mechanism: res.table({name!r}).")
+            if sheets[name] != name:
+                what = f"Table {name!r}. {what}"
+            described.append((sheets[name], what, len(frame)))
+        write_readme(readme, "finsim results", run_about(results), described)
+        book.properties.title = results.scenario_name
+        book.properties.creator = f"finsim {results.metadata()['finsim_version']}"
 
 
 # -- HTML ----------------------------------------------------------------------------------

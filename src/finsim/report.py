@@ -3,7 +3,10 @@
 :func:`report_html` returns the page as text and :func:`write_report` writes it
 atomically. The file opens offline anywhere and can be mailed as it is: its styles are
 inline, its charts are PNG images embedded as base64 data, and it fetches nothing (no
-scripts, no fonts, no links to the web). Every name that comes from a scenario file (the
+scripts, no fonts, no links to the web). It prints on A4 (``@page { size: A4 }``): each
+section (``h2``) starts a page, figures and table rows are not split, a long table's header
+repeats on each page, and nothing is folded away or shown only on the screen (a long table
+scrolls on screen and prints whole). Every name that comes from a scenario file (the
 scenario's name and description, organisations' names) is HTML-escaped, so a name cannot
 inject markup.
 
@@ -89,6 +92,21 @@ figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #444; }
 .note { color: #8a4b00; font-size: 0.9em; }
 footer { margin-top: 3em; font-size: 0.8em; color: #666; border-top: 1px solid #ddd; }
+div.long { max-height: 36em; overflow: auto; }
+@page { size: A4; margin: 14mm 12mm; }
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 9pt; color: #000; }
+  h2 { break-before: page; page-break-before: always; border-bottom-color: #000; }
+  h2.opening { break-before: auto; page-break-before: auto; }
+  h3, caption, figcaption { break-after: avoid; page-break-after: avoid; }
+  figure, tr { break-inside: avoid; page-break-inside: avoid; }
+  thead { display: table-header-group; }
+  th { background: #eee; }
+  table { font-size: 8pt; }
+  figure img { max-width: 100%; max-height: 230mm; border: none; }
+  div.long { max-height: none; overflow: visible; }
+  footer { color: #000; }
+}
 """
 
 
@@ -307,7 +325,7 @@ def report_html(
     ]
     if scenario is not None and scenario.description:
         parts.append(f'<p class="lead">{_e(scenario.description)}</p>')
-    parts += ["<h2>About this run</h2>", _about(results, scenario, stress)]
+    parts += ['<h2 class="opening">About this run</h2>', _about(results, scenario, stress)]
     parts += ["<h3>Organisations</h3>", _organisations(results)]
     runs = {results.variant: results} if stress is None else stress.results
 

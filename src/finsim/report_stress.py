@@ -1,6 +1,7 @@
-"""The report's comparison of scheme variants (from :func:`finsim.stress`): acceptance,
-control totals met, incentive funding earned and lost, expected shortfall, each variant's
-paired differences from the first, and the charts of every variant.
+"""The report's comparison of scheme variants (from :func:`finsim.stress`): the board's
+comparison of England, regions and systems (:mod:`finsim.comparison`), acceptance, control
+totals met, incentive funding earned and lost, expected shortfall, each variant's paired
+differences from the first, and the charts of every variant.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def _stress_html(stress: StressResults) -> str:
         f"every variant sees the same demand, coding and delivery draws ({n:,} replications "
         "of each).</p>",
     ]
+    parts += _comparison_html(stress)
     counts = stress.acceptance_counts()
     if len(counts):
         parts.append("<h3>Acceptance of control totals</h3>")
@@ -151,6 +153,75 @@ def _stress_html(stress: StressResults) -> str:
     for other in stress.variants[1:]:
         parts += _paired_html(stress, first, other)
     return "\n".join(parts)
+
+
+def _percent_with_se(mean: float, se: float) -> str:
+    """A paired difference of probabilities and its standard error, in percentage points."""
+    return f"{round(mean * 100, 1) + 0.0:+.1f} pp (se {round(se * 100, 1) + 0.0:.1f})"
+
+
+def _comparison_html(stress: StressResults) -> list[str]:
+    """The board's comparison: per variant, for England, each region and each system, the
+    probability of meeting the control total with its interval, the expected shortfall,
+    incentive funding earned and lost, and the paired differences from the baseline."""
+    from finsim.comparison import definitions, tail_column
+
+    table = stress.comparison()
+    baseline, tail = str(table.attrs["baseline"]), float(table.attrs["tail"])
+    versus = f"vs {baseline}"
+    cells: dict[str, list[str]] = {}
+    if table["p_met"].notna().any():
+        cells["P(meet control total) [95% interval]"] = [
+            "–" if pd.isna(p) else f"{p:.0%} [{lo:.0%}, {hi:.0%}]"
+            for p, lo, hi in zip(
+                table["p_met"], table["p_met_low"], table["p_met_high"], strict=True
+            )
+        ]
+    cells["surplus before incentive funding"] = list(
+        table["surplus_before_incentives_mean"].map(_money)
+    )
+    cells[f"mean of worst {tail:.0%}"] = list(table[tail_column(tail)].map(_money))
+    if table["p_met"].notna().any():
+        cells["shortfall against control total"] = [
+            "" if pd.isna(v) else _money(v) for v in table["ct_shortfall_mean"]
+        ]
+    if (table["incentive_allocation"] != 0).any():
+        cells["incentive earned"] = list(table["incentive_earned_mean"].map(_money))
+        cells["incentive lost"] = list(table["incentive_lost_mean"].map(_money))
+    pairs = [("surplus_before_incentives", f"Δ surplus before incentives {versus}", _with_se)]
+    if table["p_met"].notna().any():
+        pairs.append(("p_met", f"Δ P(meet) {versus}", _percent_with_se))
+    if (table["incentive_allocation"] != 0).any():
+        pairs.append(("incentive_earned", f"Δ incentive earned {versus}", _with_se))
+    pairs.append(("surplus", f"Δ surplus after incentives {versus}", _with_se))
+    for column, label, shown in pairs:
+        cells[label] = [
+            "" if pd.isna(m) else shown(m, se)
+            for m, se in zip(table[f"{column}_diff"], table[f"{column}_diff_se"], strict=True)
+        ]
+    frame = pd.DataFrame(cells)
+    frame.index = pd.MultiIndex.from_frame(
+        table[["organisation", "fy", "variant"]].rename(columns={"organisation": "body"})
+    )
+    parts = [
+        f"<h3>Comparison against {_e(baseline)}</h3>",
+        "<p>£m, England, each region and each system; mean over replications unless said. "
+        "Definitions:</p>",
+        "<ul>"
+        + "".join(
+            f"<li><strong>{_e(term)}</strong>: {_e(what)}.</li>"
+            for term, what in definitions(stress, baseline, tail)
+        )
+        + "</ul>",
+    ]
+    for levels, caption in (
+        (["england", "region"], "England and regions"),
+        (["system"], "Systems"),
+    ):
+        shown_rows = table["level"].isin(levels).to_numpy()
+        if shown_rows.any():
+            parts.append(_table_html(frame[shown_rows], caption, True))
+    return parts
 
 
 def _paired_html(stress: StressResults, a: str, b: str) -> list[str]:

@@ -20,8 +20,10 @@ The comparison tables, per variant:
 
 and :meth:`StressResults.difference` pairs two variants replication by
 replication, per body or per system's, region's or England's total: mean
-difference and its standard error. Every table lists the variants in the order
-they were asked for.
+difference and its standard error. :meth:`StressResults.comparison` puts what a
+board compares in one table (:mod:`finsim.comparison`), and
+:meth:`StressResults.to_excel` writes it to a workbook. Every table lists the
+variants in the order they were asked for.
 """
 
 from __future__ import annotations
@@ -33,30 +35,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from finsim.intervals import wilson_interval as wilson_interval  # re-exported here
 from finsim.results import Results
 from finsim.runner import run
 from finsim.scenario.loader import BASELINE, Scenario
-
-
-def wilson_interval(
-    successes: np.ndarray, n: np.ndarray, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion (vectorised)."""
-    successes = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = successes / n
-        denominator = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denominator
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    # with no success the lower bound is 0, with no failure the upper 1: exactly, not the
-    # 1e-18 left by rounding centre - half
-    low = np.where(successes <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
-    high = np.where(successes >= n, 1.0, np.clip(centre + half, 0.0, 1.0))
-    return low, high
 
 
 def value_at_risk(losses: np.ndarray, level: float = 0.975, axis: int = 0) -> np.ndarray:
@@ -239,6 +222,30 @@ class StressResults:
             return grouped[["surplus", "underlying_surplus"]].mean().reset_index()
 
         return self._each(build)
+
+    def comparison(
+        self,
+        baseline: str | None = None,
+        levels: Sequence[str] = ("england", "region", "system"),
+        tail: float = 0.05,
+    ) -> pd.DataFrame:
+        """The board's comparison of the variants, per variant, body and year: probability of
+        meeting the control total with its Wilson interval, incentive funding earned and
+        lost, expected shortfall (the mean position before incentive funding in the worst
+        ``tail`` of replications, and the mean shortfall against the control total), and
+        paired differences from ``baseline`` (default: the first variant) with standard
+        errors. See :func:`finsim.comparison.comparison`."""
+        from finsim.comparison import comparison
+
+        return comparison(self, baseline, levels, tail)
+
+    def to_excel(self, path: str | Path, baseline: str | None = None) -> Path:
+        """Write the comparison to one Excel workbook (needs the 'excel' extra): a README,
+        the comparison, each variant's surplus by organisation and year in the layout of a
+        plan template, and the comparison tables; see :mod:`finsim.workbook_stress`."""
+        from finsim.workbook_stress import stress_to_excel
+
+        return stress_to_excel(self, path, baseline=baseline)
 
     def difference(
         self, a: str, b: str, column: str = "surplus", level: str = "org"

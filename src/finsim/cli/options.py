@@ -43,6 +43,25 @@ def _output_file(option: str, path: str | Path) -> Path:
         raise _option_error(option, f"'{shown_path(path)}': {NUL_IN_PATH}") from None
 
 
+def _excel_file(option: str, path: str | Path) -> Path:
+    """An Excel workbook's path checked before anything runs: a name ending in .xlsx, a new
+    path or a regular file, and openpyxl (the 'excel' extra) installed to write it."""
+    from finsim.scenario.yamlio import shown_path
+
+    if Path(path).suffix.lower() != ".xlsx":
+        raise _option_error(
+            option, f"'{shown_path(path)}': an Excel workbook's name should end in .xlsx"
+        )
+    checked = _output_file(option, path)
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        raise _option_error(
+            option, "writing an Excel workbook needs the 'excel' extra: pip install 'finsim[excel]'"
+        ) from None
+    return checked
+
+
 def _output_folder(option: str, path: str | Path) -> Path:
     """``path`` checked before anything runs: a folder, or a new path to make one at."""
     from finsim.scenario.yamlio import NUL_IN_PATH, os_problem, shown_path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from finsim import __version__
+from finsim.cli.app import add_app_parser
 from finsim.cli.chart import CHARTS, _cmd_chart, _cmd_report
 from finsim.cli.info import _cmd_examples, _cmd_schema, _cmd_validate
 from finsim.cli.options import (
@@ -16,6 +17,7 @@ from finsim.cli.options import (
 from finsim.cli.policy import add_policy_parser
 from finsim.cli.run import _cmd_run
 from finsim.cli.stress import _cmd_stress
+from finsim.cli.workbook import add_workbook_parsers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write an HTML report of the run (keeps the tables its waterfall needs, up "
         "to 1,000 replications)",
     )
+    p.add_argument(
+        "--excel",
+        metavar="FILE",
+        help="also write an Excel workbook (.xlsx): surplus by organisation and year as in a "
+        "plan template, then the tables, organisations named ('excel' extra)",
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("stress", help="compare variants on common random numbers")
@@ -117,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write an HTML report comparing the variants (keeps the tables its "
         "waterfalls need, up to 1,000 replications)",
+    )
+    p.add_argument(
+        "--excel",
+        metavar="FILE",
+        help="also write an Excel workbook (.xlsx) of the comparison: each variant against the "
+        "first, surplus by organisation and year, the comparison tables ('excel' extra)",
     )
     p.set_defaults(func=_cmd_stress)
 
@@ -170,4 +184,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_examples)
 
     add_policy_parser(sub)
+    add_workbook_parsers(sub)
+    add_app_parser(sub)
     return parser

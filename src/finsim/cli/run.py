@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from finsim.cli.options import (
+    _excel_file,
     _keep_tables,
     _lost_scheduler,
     _output_file,
@@ -27,6 +28,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = _output_folder("--out", args.out) if args.out else None
     if args.report:
         _output_file("--report", args.report)
+    if args.excel:
+        _excel_file("--excel", args.excel)
     keep_tables = _keep_tables(args)
     client = _scheduler(args)
     try:
@@ -99,7 +102,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"Wrote {len(written)} tables to {out}/")
     if args.report:
         _write_report(args.report, results, scenario)
+    if args.excel:
+        _write_excel(args.excel, results)
     return 0
+
+
+#: The tables ``finsim run --excel`` writes after the sheets of surplus by organisation and
+#: year: those of the whole run. Per-replication tables (positions, flows...) run to millions
+#: of cells, which openpyxl writes at some 20,000 a second: --out writes them.
+EXCEL_TABLES = ("summary", "subsidies", "event_counts")
+
+
+def _write_excel(path: str, results: Any) -> None:
+    from finsim.export import to_excel
+
+    try:
+        written = to_excel(results, path, tables=EXCEL_TABLES)
+    except OSError as exc:
+        raise ScenarioError.single(
+            "--excel", f"cannot write the workbook: {exc.strerror} ({exc.filename})", "(options)"
+        ) from None
+    print(
+        f"Wrote the workbook to {written} (surplus by organisation and year, "
+        f"{', '.join(EXCEL_TABLES)}; per-replication tables: --out)"
+    )
 
 
 def _write_report(path: str, results: Any, scenario: Any, **more: Any) -> None:

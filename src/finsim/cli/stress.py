@@ -10,12 +10,15 @@ from typing import Any
 import pandas as pd
 
 from finsim.cli.options import (
+    _excel_file,
     _keep_tables,
     _option_error,
     _output_file,
     _output_folder,
 )
 from finsim.cli.run import _write_report
+from finsim.comparison import clean as _clean
+from finsim.comparison import stress_tables
 
 
 def _cmd_stress(args: argparse.Namespace) -> int:
@@ -31,6 +34,8 @@ def _cmd_stress(args: argparse.Namespace) -> int:
     out = _output_folder("--out", args.out) if args.out else None
     if args.report:
         _output_file("--report", args.report)
+    if args.excel:
+        _excel_file("--excel", args.excel)
     keep_tables = _keep_tables(args)
     result = finsim.stress(
         scenario,
@@ -61,32 +66,15 @@ def _cmd_stress(args: argparse.Namespace) -> int:
         names = result.variants
         first = result.results[names[0]]
         _write_report(args.report, first, scenario.with_variant(names[0]), stress=result)
+    if args.excel:
+        try:
+            written = result.to_excel(args.excel)
+        except OSError as exc:
+            raise _option_error(
+                "--excel", f"cannot write the workbook: {exc.strerror} ({exc.filename})"
+            ) from None
+        print(f"Wrote the workbook to {written}")
     return 0
-
-
-def stress_tables(result: Any) -> dict[str, pd.DataFrame]:
-    """The comparison tables ``finsim stress --out`` writes, float noise below 1e-9 GBP m
-    (a thousandth of a penny) cleaned to 0 and money to nine decimals."""
-    tables = {
-        "meeting": result.meeting(),
-        "incentives": result.incentives(),
-        "system_risk": result.system_risk(),
-        "acceptance": result.acceptance(),
-        "subsidies": result.subsidies(),
-        "underlying": result.underlying(),
-    }
-    return {name: _clean(frame, 9) for name, frame in tables.items()}
-
-
-def _clean(frame: pd.DataFrame, decimals: int) -> pd.DataFrame:
-    """``frame`` with its float columns rounded to ``decimals`` places and -0.0 made 0.0, so
-    that float noise (2.17e-19, -0.000) prints as the 0 it is."""
-    floats = frame.select_dtypes(include="float").columns
-    if not len(floats):
-        return frame
-    cleaned = frame.copy()
-    cleaned[floats] = cleaned[floats].round(decimals) + 0.0
-    return cleaned
 
 
 #: Paired differences shown per comparison by ``finsim stress``.

@@ -1,5 +1,6 @@
-"""Paths of scenario files: what is wrong with one before it is opened, and reading its bytes
-within the size limit."""
+"""Paths of scenario files: what is wrong with one before it is opened, reading its bytes
+within the size limit, and which files are workbooks (``.xlsx``, read by
+:mod:`finsim.workbook`) rather than YAML."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from pathlib import Path
 from finsim.errors import ScenarioError
 from finsim.scenario.limits import limit
 from finsim.scenario.values import _UNFIT
+
+#: The suffixes of scenario workbooks (any other file is read as YAML).
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
 NUL_IN_PATH = "the path holds a NUL character (\\x00), which no path can"
 
@@ -114,3 +118,8 @@ def _check_size(size: int, name: str) -> None:
             f"file is {size:,} bytes; the limit is {most:,} (FINSIM_MAX_FILE_BYTES)",
             name,
         )
+
+
+def is_workbook(path: Path | str) -> bool:
+    """Whether ``path`` names a scenario workbook (by its suffix), not a YAML file."""
+    return Path(path).suffix.lower() in WORKBOOK_SUFFIXES

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from finsim.calendar import Calendar, parse_fy
 from finsim.errors import Problem, ScenarioError, did_you_mean
+from finsim.scenario.files import is_workbook
 from finsim.scenario.merge import deep_merge, merge_lines
 from finsim.scenario.policy_fill import Origin, apply_policy
 from finsim.scenario.validate import PathKey, validate_document
@@ -356,6 +357,10 @@ def load_scenario(
     problem = file_problem(path)  # (before the path is opened: a named pipe would hang)
     if problem is not None:
         raise ScenarioError.single("(file)", problem, shown_path(path))
+    if is_workbook(path):  # a workbook: its problems are named by sheet and cell
+        from finsim.workbook.load import load_workbook_scenario
+
+        return load_workbook_scenario(path, variant, system, Scenario._build, _with_base)
     data, lines = _read_file(path, ())
     scenario = Scenario._build(data, lines, shown_path(path), system)
     return scenario.with_variant(variant) if variant else scenario
