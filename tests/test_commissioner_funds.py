@@ -42,13 +42,15 @@ RESERVE_2017 = {"share": 0.005, "release": "system_control_total", "non_recurren
 
 
 def test_the_reserve_is_released_to_the_systems_providers_when_the_system_meets_its_total():
-    """The system runs 0 + 2.0 - 2.5 = -0.5 against -2.0: met. The CCG's 0.5% reserve (1.0 of
-    200) is released and spent with its system's providers by planned contract value, 0.5
-    each. Its 0.5% non-recurrent rule relabels 1.0 of its spending: underlying = surplus
-    (-1.0) + non-recurrent spending (1.0 relabelled + 1.0 released) = +1.0."""
+    """The CCG plans to break even on its 200 allocation; its 0.5% reserve (1.0) is held back
+    from that spending, a twelfth a month, so it runs +1.0 and the system 1.0 + 2.0 - 2.5 =
+    +0.5 against -2.0: met. The reserve is released and spent with its system's providers by
+    planned contract value, 0.5 each: the CCG ends at 0. Its 0.5% non-recurrent rule
+    relabels 1.0 of its spending: underlying = surplus (0) - reserve held (1.0) + spending
+    counted non-recurrent (1.0 relabelled + 1.0 released) = +1.0."""
     res = run(economy(commissioner_reserves=RESERVE_2017))
     pos = res.positions.set_index("org")
-    assert pos.loc["c", "surplus"] == pytest.approx(-1.0)
+    assert pos.loc["c", "surplus"] == pytest.approx(0.0)
     assert pos.loc["c", "underlying_surplus"] == pytest.approx(1.0)
     assert pos.loc["a", "surplus"] == pytest.approx(2.5)
     assert pos.loc["b", "surplus"] == pytest.approx(-2.0)
@@ -58,18 +60,19 @@ def test_the_reserve_is_released_to_the_systems_providers_when_the_system_meets_
 
 
 def test_the_reserve_is_kept_as_underspend_when_the_system_misses():
-    """Trust b at -10.0 takes the system to -8.0 against -2.0: the reserve is not released,
-    the CCG spends nothing more and breaks even (its reserve was never committed)."""
+    """Trust b at -10.0 takes the system to 1.0 + 2.0 - 10.0 = -7.0 against -2.0: the reserve
+    is not released, and the CCG keeps its 1.0 as underspend (it was never committed)."""
     res = run(economy(cost_b=110.0, commissioner_reserves=RESERVE_2017))
     assert res.table("risk_reserve").set_index("org").loc["c", "released"] == 0.0
-    assert res.positions.set_index("org").loc["c", "surplus"] == pytest.approx(0.0)
+    assert res.positions.set_index("org").loc["c", "surplus"] == pytest.approx(1.0)
 
 
 def test_a_reserve_released_outside_the_nhs_leaves_the_system():
-    """2016/17-style 1%, released regardless and spent outside the NHS: the CCG runs -2.0."""
+    """1% (2.0) held back and released regardless, spent outside the NHS: the CCG breaks
+    even, as planned, and the 2.0 leaves the system."""
     reserve = {"share": 0.01, "release": "released", "spend_with": "external"}
     res = run(economy(commissioner_reserves=reserve))
-    assert res.positions.set_index("org").loc["c", "surplus"] == pytest.approx(-2.0)
+    assert res.positions.set_index("org").loc["c", "surplus"] == pytest.approx(0.0)
     assert res.positions.set_index("org").loc["a", "surplus"] == pytest.approx(2.0)
 
 

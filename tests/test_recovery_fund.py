@@ -155,3 +155,25 @@ def test_money_moved_into_prices_raises_them_by_the_share_it_adds_at_plan():
     flows = run(doc).flows
     paid = flows[(flows["category"] == "contract_payment") & (flows["target"] == "a")]
     assert paid["amount"].sum() == pytest.approx(100.0 + 1.21)
+
+
+def test_money_moved_into_prices_in_a_year_outside_the_run_is_one_clear_error():
+    """A move dated 2020/21 in a 2019/20 run would move nothing: refused, by its path."""
+    doc = economy()
+    doc["tariff"]["into_prices"] = [{"pods": ["elective"], "amount": {"2020/21": 5.0}}]
+    with pytest.raises(finsim.ScenarioError, match=r"tariff\.into_prices\[0\]\.amount"):
+        finsim.Scenario.from_dict(doc)
+
+
+def test_under_the_policy_the_frf_is_2019_20s_and_none_in_2020_21():
+    """provider_funds.frf.size: GBP 1,050m in 2019/20 (T9, F18; S), suspended with the Covid
+    regime in 2020/21 (S): at scale 0.01 an empty recovery_fund section takes 10.5, then 0
+    (not the pre-Covid plan's GBP 2bn, which never ran)."""
+    doc = economy()
+    doc["scenario"]["years"] = 2
+    doc["recovery_fund"] = {}
+    doc["tariff"].update(cost_uplift=0.0, efficiency=0.0)  # (2020/21's are not known: U)
+    doc["policy"] = {"name": "england", "unconfirmed": "use", "scale": 0.01}
+    sc = finsim.Scenario.from_dict(doc)
+    assert sc.model.recovery_fund.fund.to_data() == {"2019/20": 10.5, "2020/21": 0.0}
+    assert sc.model.recovery_fund.extra_efficiency.to_data() == {"2019/20": 0.005, "2020/21": 0.0}

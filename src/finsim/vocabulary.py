@@ -73,6 +73,7 @@ CATEGORIES = (
     "frf_payment",  # centre -> provider: Financial Recovery Fund
     "frf_bonus",
     "frf_distribution",
+    "risk_reserve_held",  # commissioner -> external, negative: spending held back as reserve
 )
 RECURRENCE = ("recurrent", "non_recurrent")
 KINDS = ("revenue", "capital")

@@ -13,8 +13,10 @@ What it models (fact sheet section 5; policy tree ``commissioner.*``):
   was removed (F17; S).
 
   Rules chosen: the reserve, ``share`` x the commissioner's allocation for the year (every
-  allocation stream it holds), is held *by the CCG*: planned as underspend, so nothing moves
-  at the start of the year and the CCG's spending plans should leave it uncommitted. At the
+  allocation stream it holds), is held *by the CCG*, uncommitted: the CCG's spending as the
+  scenario states it is its plan before the reserve, and a twelfth of the reserve is held
+  back from it each month (``risk_reserve_held``, a non-recurrent negative cost), so a CCG
+  planning to break even runs a surplus of its reserve until it is released. At the
   outturn, under ``release``:
 
   - ``kept``: it stays unspent, the CCG's underspend (2016/17);
@@ -45,7 +47,7 @@ What it models (fact sheet section 5; policy tree ``commissioner.*``):
   outturn: U). Phasing and the payment's tests are the incentive fund's (U: the CSF's
   are not in the sources read).
 
-Categories: ``risk_reserve_release`` (non-recurrent), ``csf_payment``, ``csf_bonus``,
+Categories: ``risk_reserve_held`` and ``risk_reserve_release`` (non-recurrent), ``csf_payment``, ``csf_bonus``,
 ``csf_distribution`` (incentive money: a CCG's control total is tested before its CSF).
 Tables: ``res.table("risk_reserve")``, ``"csf"``, ``"csf_quarters"``.
 """
@@ -102,8 +104,9 @@ class CommissionerReservesConfig(StrictModel):
         "(2016/17: 0.01; 2017/18-2018/19: 0.005; once lifted, 0)"
     )
     release: Release | dict[FYLabel, Release] = Field(
-        default="system_control_total",
-        description="kept: the reserve stays unspent (underspend); system_control_total: "
+        description="required (the rule differed by year: kept in 2016/17, F22; on the "
+        "system total in 2017/18, F21; released in 2018/19, F12): "
+        "kept: the reserve stays unspent (underspend); system_control_total: "
         "released and spent if the CCG's system met its control total; released: always; "
         "or by year",
     )
@@ -126,8 +129,12 @@ class CommissionerReserves(Mechanism):
     order = 65.5  # after control totals (whose outcome it reads), before the incentive fund
     categories = (
         Category("risk_reserve_release", "a commissioner's released risk reserve, spent"),
+        Category(
+            "risk_reserve_held",
+            "spending a commissioner holds back as its risk reserve (a negative cost)",
+        ),
     )
-    drivers = (Driver("other", 1000, ("risk_reserve_release",)),)
+    drivers = (Driver("other", 1000, ("risk_reserve_release", "risk_reserve_held")),)
     Config = CommissionerReservesConfig
     config: CommissionerReservesConfig
     requires: ClassVar[tuple[str | Need, ...]] = (
@@ -171,8 +178,14 @@ class CommissionerReserves(Mechanism):
         self.nonrecurrent = self.config.non_recurrent_share.at(year) * allocation
 
     def relabel(self, ctx: Context) -> None:
-        """A twelfth of the non-recurrent spending each month: part of the commissioner's own
-        spending counted non-recurrent (surplus unchanged; the underlying position shows it)."""
+        """Each month a twelfth of the reserve held back from the commissioner's spending, and
+        a twelfth of the non-recurrent spending: part of its own spending counted
+        non-recurrent (surplus unchanged; the underlying position shows it)."""
+        held = self.held[:, self.commissioners]
+        if held.any():
+            ctx.ledger.post(
+                self.commissioners, EXTERNAL, -held / 12.0, "risk_reserve_held", "non_recurrent"
+            )
         if self.nonrecurrent.any():
             amount = self.nonrecurrent / 12.0
             c = self.commissioners

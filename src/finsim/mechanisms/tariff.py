@@ -114,7 +114,9 @@ class IntoPrices(StrictModel):
         min_length=1, description="the points of delivery whose prices take the money"
     )
     amount: dict[FYLabel, Money] = Field(
-        description="GBP m moved into those prices in each year it was moved (recurrent)"
+        description="GBP m moved into those prices in each year it was moved (recurrent); "
+        "sized on the first simulated year's planned units at list price (not grown with "
+        "later plans, nor reduced by a short-stay rule): an approximation for later years"
     )
 
 
@@ -193,6 +195,15 @@ class Tariff(Mechanism):
         for path, pod in rules:
             if pod not in pods:
                 refs.add(path, f"unknown point of delivery '{pod}'", did_you_mean(pod, pods))
+        run = [fy_label(refs.start_year + i) for i in range(refs.n_years)]
+        for i, move in enumerate(config.into_prices):
+            for label in move.amount:
+                if label not in run:
+                    refs.add(
+                        ("tariff", "into_prices", i, "amount", label),
+                        f"{label} is not a simulated year ({run[0]} to {run[-1]}): the money "
+                        "would move nowhere",
+                    )
         # prices move by 1 + uplift - efficiency: below zero, they would turn negative
         for year in range(refs.start_year + 1, refs.start_year + refs.n_years):
             try:

@@ -25,8 +25,8 @@ NON_AE_KINDS = ("community", "mental_health", "specialist", "ambulance", "other"
 
 
 def _section(name: str) -> Callable[[dict[str, Any]], bool]:
-    def applies(doc: dict[str, Any]) -> bool:
-        return isinstance(doc.get(name), dict | list) and bool(doc.get(name))
+    def applies(doc: dict[str, Any]) -> bool:  # (an empty section is there, to be filled)
+        return isinstance(doc.get(name), dict | list)
 
     applies.__doc__ = f"the scenario has a '{name}' section"
     return applies
@@ -82,6 +82,13 @@ def _covid_elective(doc: dict[str, Any]) -> bool:
 def _boolean_share(value: Any) -> float:
     """A rule that is on or off as a share of it applied: enforced is 1, not enforced 0."""
     return 1.0 if value else 0.0
+
+
+def _capped_at_estimate(value: Any) -> float:
+    """The Q4 cap's rule in words, as the share of activity above the estimate the fund pays."""
+    if "capped" in str(value).lower() and "estimate" in str(value).lower():
+        return 0.0
+    raise ValueError(f"no scenario setting matches the rule {value!r}")
 
 
 def _cquin_base(value: Any) -> str:
@@ -168,11 +175,15 @@ BINDINGS: tuple[Binding, ...] = (
     ),
     Binding(("pdc", "dividend_rate"), ("loans_pdc.pdc_dividend",), _section("pdc"), form="one"),
     # the Financial Recovery Fund and the commissioners' funds and reserves
+    # (the FRF as it was: suspended with the Covid regime in 2020/21, so nothing then; the
+    # pre-Covid plan for 2020/21, provider_funds.frf.planned_size, never ran: a policy file
+    # of its own, or the scenario, can state it)
     Binding(
         ("recovery_fund", "fund"),
-        ("provider_funds.frf.size", "provider_funds.frf.planned_size"),
+        ("provider_funds.frf.size",),
         _section("recovery_fund"),
         money=True,
+        absent=0.0,
     ),
     Binding(
         ("recovery_fund", "extra_efficiency"),
@@ -259,6 +270,15 @@ BINDINGS: tuple[Binding, ...] = (
         _section("erf"),
         _from_start("erf"),
         convert=_boolean_share,
+    ),
+    Binding(("erf", "cap"), ("api_erf.erf_cap",), _section("erf"), _from_start("erf"), absent=0.0),
+    Binding(
+        ("erf", "q4_cap"),
+        ("api_erf.q4_cap",),
+        _section("erf"),
+        _from_start("erf"),
+        convert=_capped_at_estimate,
+        absent=1.0,
     ),
     Binding(
         ("erf", "additional"),
