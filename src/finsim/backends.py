@@ -80,13 +80,17 @@ def _execute(
             queue = iter(tasks)
             n_done = 0
             try:
+                # each worker is handed the scenario once, as it starts (unpickling it takes
+                # 50 ms for England), and keeps it for every chunk it runs
                 with ProcessPoolExecutor(
-                    max_workers=n_workers, initializer=_worker_start, initargs=(os.getpid(),)
+                    max_workers=n_workers,
+                    initializer=_worker_start,
+                    initargs=(os.getpid(), scenario),
                 ) as pool:
                     # a few chunks in flight per worker, not every chunk at once: the parent's
                     # memory stays bounded however many chunks the run has
                     pending = {
-                        pool.submit(run_chunk, scenario, reps, seed, options)
+                        pool.submit(_run_held, run_chunk, reps, seed, options)
                         for reps in itertools.islice(queue, IN_FLIGHT_PER_WORKER * n_workers)
                     }
                     while pending:
@@ -95,7 +99,7 @@ def _execute(
                             finished(future.result())
                             n_done += 1
                             for reps in itertools.islice(queue, 1):
-                                pending.add(pool.submit(run_chunk, scenario, reps, seed, options))
+                                pending.add(pool.submit(_run_held, run_chunk, reps, seed, options))
             except BrokenProcessPool:
                 # a worker was killed (by the system when out of memory, or by hand): what
                 # finished is in the results folder, if there is one, and resuming runs the rest
@@ -114,8 +118,20 @@ def _execute(
 PARENT_POLL_SECONDS = 0.5
 
 
-def _worker_start(parent: int) -> None:
-    """Run in each worker process as it starts: end it when the run's process dies.
+#: What a worker process holds for the run it serves: the scenario (see :func:`_worker_start`).
+_HELD: dict[str, Scenario] = {}
+
+
+def _run_held(
+    run_chunk: Callable[..., ChunkOutput], replications: np.ndarray, seed: int, options: RunOptions
+) -> ChunkOutput:
+    """Run one chunk in a worker process on the scenario it was handed as it started."""
+    return run_chunk(_HELD["scenario"], replications, seed, options)
+
+
+def _worker_start(parent: int, scenario: Scenario | None = None) -> None:
+    """Run in each worker process as it starts: keep the run's ``scenario`` for its chunks;
+    end the worker when the run's process dies.
 
     A worker waits for its next chunk on a pipe that its siblings hold open too: were the run's
     process killed (SIGKILL, the system out of memory), the workers would wait on it for ever.
@@ -123,6 +139,8 @@ def _worker_start(parent: int) -> None:
     (``PR_SET_PDEATHSIG``); everywhere but Windows, a daemon thread also watches the run's
     process and ends the worker (``os._exit``) once it is gone.
     """
+    if scenario is not None:
+        _HELD["scenario"] = scenario
     direct = os.getppid() == parent  # (not so when a fork server started the worker)
     if direct and sys.platform.startswith("linux"):
         _kill_me_with_my_parent()

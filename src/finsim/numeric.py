@@ -120,6 +120,16 @@ def _apply(plan: _Plan, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return plan.unique, (plan.matrix @ np.ascontiguousarray(values.T)).T
 
 
+def _apply_by_column(plan: _Plan, by_column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_apply` for values laid out one row per column, ``(n, R)`` and C-contiguous:
+    the sums come back the same way, ``(m, R)``, with no transposed copy either side (the
+    same kernel on the same numbers: the same bits)."""
+    if plan.order is not None:
+        return plan.unique, by_column[plan.order]
+    assert plan.matrix is not None
+    return plan.unique, plan.matrix @ by_column
+
+
 def sum_by_index(idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum the columns of ``values`` (R, n) that share an index; return (unique idx, (R, m)).
 
@@ -145,6 +155,29 @@ def net_by_account(
     key = b"net" + target.tobytes() + b"|" + source.tobytes()
     plan = _plan(np.concatenate([target, source]), columns, signs, key)
     return _apply(plan, amount)
+
+
+def sum_rows_by_index(idx: np.ndarray, by_column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sum_by_index` with the values transposed: ``by_column`` is ``(n, R)``
+    (C-contiguous), the sums ``(m, R)``; the same bits."""
+    if idx.size <= 1:
+        return idx, by_column
+    columns = np.arange(idx.size)
+    plan = _plan(idx, columns, np.ones(idx.size), b"sum" + idx.tobytes())
+    return _apply_by_column(plan, by_column)
+
+
+def net_rows_by_account(
+    target: np.ndarray, source: np.ndarray, by_column: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`net_by_account` with the amounts transposed: ``by_column`` is ``(n, R)``
+    (C-contiguous), each account's change ``(m, R)``; the same bits."""
+    n = target.size
+    columns = np.tile(np.arange(n), 2)
+    signs = np.repeat([1.0, -1.0], n)
+    key = b"net" + target.tobytes() + b"|" + source.tobytes()
+    plan = _plan(np.concatenate([target, source]), columns, signs, key)
+    return _apply_by_column(plan, by_column)
 
 
 def scatter_add(dest: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:

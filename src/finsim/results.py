@@ -35,7 +35,7 @@ from finsim.errors import ResultsError
 from finsim.ledger import CATEGORIES, vocabulary
 from finsim.positions import PositionColumn
 from finsim.positions import columns as position_columns
-from finsim.result_arrays import merge_chunks, position_arrays
+from finsim.result_arrays import RunArrays, merge_chunks, position_arrays
 from finsim.result_tables import (
     flows_frame,
     monthly_frame,
@@ -92,17 +92,10 @@ class Results:
         self.variant = variant
         self.seed = seed
         self.source = source
-        self.replication_ids, self._keys, self._amounts = merge_chunks(chunks, economy.n_accounts)
-        order = np.argsort(np.concatenate([c.replications for c in chunks]), kind="stable")
+        # the chunks' arrays, joined in replication order when first asked for
+        self._arrays = RunArrays(chunks, economy.n_accounts)
+        self.replication_ids = self._arrays.replication_ids
         self._flows_kept = all(c.flows_kept for c in chunks)
-        self._base = (
-            {
-                name: np.concatenate([c.totals[name] for c in chunks])[order]
-                for name in chunks[0].totals
-            }
-            if chunks
-            else {}
-        )
         self._events = [c.events for c in chunks]
         self._events_kept = summarised is None
         self._journals = [c.journal for c in chunks if c.journal is not None]
@@ -122,23 +115,23 @@ class Results:
         self.tables_kept = (
             any(len(chunk.tables) for chunk in chunks) if tables_kept is None else tables_kept
         )
-        self._monthly = (
-            np.concatenate([c.monthly for c in chunks])[order]
-            if chunks and all(c.monthly is not None for c in chunks)
-            else None
-        )
-        self._monthly_cash = (
-            np.concatenate([c.monthly_cash for c in chunks])[order]
-            if self._monthly is not None and all(c.monthly_cash is not None for c in chunks)
-            else None
-        )
-        self._extras: dict[str, np.ndarray] = {}
-        for name in chunks[0].extras if chunks else ():
-            first = chunks[0].extras[name]
-            if first.ndim == 2:  # static (F, A): the same in every replication
-                self._extras[name] = first
-            else:
-                self._extras[name] = np.concatenate([c.extras[name] for c in chunks])[order]
+        self._monthly, self._monthly_cash = self._arrays.monthly, self._arrays.monthly_cash
+
+    @property
+    def _keys(self) -> pd.DataFrame:  # the flows' keys, merged when first asked for
+        return self._arrays.flows()[1]
+
+    @property
+    def _amounts(self) -> np.ndarray:  # the flows (R, K), merged when first asked for
+        return self._arrays.flows()[2]
+
+    @property
+    def _base(self) -> dict[str, np.ndarray]:  # each body's totals (R, F, A)
+        return self._arrays.joined()[0]
+
+    @property
+    def _extras(self) -> dict[str, np.ndarray]:  # the mechanisms' (F, A) and (R, F, A) outputs
+        return self._arrays.joined()[1]
 
     @property
     def replications(self) -> int:
@@ -162,7 +155,10 @@ class Results:
         if self._summarised is not None:
             return self._summarised
         accumulator = SummaryAccumulator(self.economy, self.years, self.replications)
-        accumulator.add(self._position_arrays)
+        if "_position_arrays" in self.__dict__ or not self.replications:
+            accumulator.add(self._position_arrays)
+        else:  # a batch of chunks at a time (see RunArrays.fold)
+            self._arrays.fold(accumulator, self.economy, self._mechanisms)
         return accumulator
 
     @property

@@ -29,10 +29,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from finsim.economy import ORG_TYPES, Economy
+from finsim.economy import Economy
 from finsim.errors import ResultsError
-from finsim.numeric import row_sum
 from finsim.positions import SUBSIDY_PREFIX, subsidy_components
+from finsim.summary_cells import OWN_ACCOUNT, SUMMABLE, Levels, level_cells
+
+__all__ = [
+    "EXACT_QUANTILES",
+    "LARGEST",
+    "MEASURES",
+    "OWN_ACCOUNT",
+    "POSITIONS_MAX_REPLICATIONS",
+    "RELATIVE_ACCURACY",
+    "SMALLEST",
+    "SUMMABLE",
+    "EventCounter",
+    "ExactSum",
+    "LogHistogram",
+    "SummaryAccumulator",
+    "level_cells",
+]
 
 #: Runs with at most this many replications keep every replication's positions and events
 #: by default; larger ones keep a streaming summary (see :class:`SummaryAccumulator`).
@@ -46,18 +62,6 @@ RELATIVE_ACCURACY = 0.001
 SMALLEST = 1e-3
 LARGEST = 1e7
 
-#: How the summary names a system's or region's own account (``"north_shire (own account)"``),
-#: apart from the system or region as a whole (the sum over its members and own account).
-OWN_ACCOUNT = " (own account)"
-#: Quantities summed over a system's or region's members for the summary.
-SUMMABLE = (
-    "income",
-    "expenditure",
-    "surplus",
-    "underlying_surplus",
-    "incentive_earned",
-    "net_subsidy",
-)
 #: What the summary gives quantiles of: the surplus, and the surplus before incentive funding.
 MEASURES = ("surplus", "before_incentives")
 
@@ -77,14 +81,24 @@ class ExactSum:
         """Add ``values`` shaped ``(R, *shape)`` (NaN not allowed: mask it to zero first)."""
         units = np.ldexp(values, _SCALE_BITS)  # exact: a power of two
         np.floor(units, out=units)
-        if units.size and not np.abs(units).max() < _LIMIT:  # (a NaN fails this too)
+        if not units.size:
+            return
+        top, bottom = units.max(), units.min()
+        if not (top < _LIMIT and bottom > -_LIMIT):  # (a NaN fails this too)
             raise ResultsError(
                 "a value too large (or not finite) to summarise: more than 4e9 GBP m in one cell"
             )
         whole = units.astype(np.int64)  # exact below 2^62
-        # high * 2^20 + low with 0 <= low < 2^20: an arithmetic shift floors, as it should
-        self.high += (whole >> _LOW_BITS).sum(axis=0)
-        self.low += (whole & (2**_LOW_BITS - 1)).sum(axis=0)
+        if units.shape[0] * max(float(top), -float(bottom)) < _LIMIT:
+            # the rows' sum cannot overflow: add it whole, then split it (the same exact sum,
+            # so the same total, as splitting every value first)
+            whole = whole.sum(axis=0)
+        else:  # split first: high * 2^20 + low with 0 <= low < 2^20 (a shift floors)
+            self.high += (whole >> _LOW_BITS).sum(axis=0)
+            self.low += (whole & (2**_LOW_BITS - 1)).sum(axis=0)
+            return
+        self.high += whole >> _LOW_BITS
+        self.low += whole & (2**_LOW_BITS - 1)
 
     def total(self) -> np.ndarray:
         """The sum as floats (one rounding of an exact whole number of units)."""
@@ -142,53 +156,6 @@ class LogHistogram:
         rank = int(np.floor(q * (n - 1)))
         first = np.argmax(np.cumsum(counts, axis=1) > rank, axis=1)
         return self._value(first)
-
-
-def level_cells(
-    arrays: dict[str, np.ndarray], economy: Economy
-) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """The summary's cells (every body, each system and region as the sum of its members,
-    and England) and each quantity for them, shaped ``(R, F, cells)``."""
-    not_external = economy.org_type != ORG_TYPES.index("external")
-    types = np.array(ORG_TYPES, dtype=object)[economy.org_type]
-    ids = np.array(economy.ids, dtype=object)
-    R, F, _ = arrays["surplus"].shape
-    meta = []
-    parts: dict[str, list[np.ndarray]] = {
-        name: [] for name in (*SUMMABLE, "control_total", "before_incentives")
-    }
-    for level in ("org", "system", "region"):
-        if level == "org":
-            columns, matrix = np.flatnonzero(not_external), None
-            # a system's or region's own account is not the system or region: named apart,
-            # so that a table indexed by name never holds two rows under one name
-            names = np.where(
-                np.isin(types[columns], ("system", "region")),
-                ids[columns] + OWN_ACCOUNT,
-                ids[columns],
-            )
-        else:
-            columns = np.flatnonzero(economy.org_type == ORG_TYPES.index(level))
-            matrix = economy.membership(level)
-            names = ids[columns]
-        meta.append(pd.DataFrame({"level": level, "name": names, "org_type": types[columns]}))
-        for name in SUMMABLE:
-            values = arrays[name]
-            if matrix is not None:
-                values = np.asarray(values.reshape(-1, values.shape[2]) @ matrix).reshape(R, F, -1)
-            parts[name].append(values[:, :, columns])
-        prefix = "" if matrix is None else f"{level}_"
-        parts["control_total"].append(arrays[f"{prefix}control_total"][:, :, columns])
-        parts["before_incentives"].append(
-            arrays[f"{prefix}surplus_before_incentives"][:, :, columns]
-        )
-    meta.append(pd.DataFrame({"level": ["england"], "name": ["England"], "org_type": ["england"]}))
-    for name in SUMMABLE:
-        parts[name].append(row_sum(arrays[name][:, :, not_external], keepdims=True))
-    parts["control_total"].append(np.full((R, F, 1), np.nan))
-    parts["before_incentives"].append(parts["surplus"][-1] - parts["incentive_earned"][-1])
-    cells = {name: np.concatenate(values, axis=2) for name, values in parts.items()}
-    return pd.concat(meta, ignore_index=True), cells
 
 
 class EventCounter:
@@ -250,12 +217,15 @@ class SummaryAccumulator:
         self._values: dict[str, list[np.ndarray]] = {m: [] for m in MEASURES}
         self._histograms: dict[str, LogHistogram] = {}
         self.events = EventCounter()
+        self._levels: Levels | None = None
         #: The subsidy components of the position arrays (see :mod:`finsim.positions`).
         self.subsidy_components: list[str] = []
 
     def add(self, arrays: dict[str, np.ndarray]) -> None:
         """Fold one chunk's position arrays, ``(R_chunk, F, A)`` each."""
-        meta, cells = level_cells(arrays, self.economy)
+        if self._levels is None:
+            self._levels = Levels(self.economy)
+        meta, cells = level_cells(arrays, self.economy, self._levels)
         R, F, N = cells["surplus"].shape
         if self.meta is None:
             self.meta = meta
@@ -312,7 +282,20 @@ class SummaryAccumulator:
         if self._histograms:
             F = len(self.years)
             return self._histograms[measure].quantile(q, self.n).reshape(F, -1)
-        return np.quantile(np.concatenate(self._values[measure]), q, axis=0)
+        return self._quantiles([q], measure)[0]
+
+    def _quantiles(self, qs: Sequence[float], measure: str) -> list[np.ndarray]:
+        """:meth:`quantile` of several ``qs`` at once: from every value, one partition of
+        the values for all of them (each quantile is the same figure as alone: it is made
+        of the same order statistics)."""
+        if self._histograms or not qs:
+            return [self.quantile(q, measure) for q in qs]
+        values = self._values[measure]
+        if len(values) > 1:  # the chunks' values joined once, for every quantile asked
+            values[:] = [np.concatenate(values)]
+        # kept only for their quantiles: partitioned in place, each cell's values stay the same
+        found = np.quantile(values[0], list(qs), axis=0, overwrite_input=True)
+        return list(found)
 
     def frame(self, quantiles: Sequence[float], before_incentives: bool = False) -> pd.DataFrame:
         """The summary table (see :meth:`finsim.Results.summary`)."""
@@ -329,8 +312,8 @@ class SummaryAccumulator:
                 "surplus_mean": self._mean("surplus").reshape(-1),
             }
         )
-        for q in quantiles:
-            out[f"surplus_p{round(q * 100):02d}"] = self.quantile(q).reshape(-1)
+        for q, values in zip(quantiles, self._quantiles(quantiles, "surplus"), strict=True):
+            out[f"surplus_p{round(q * 100):02d}"] = values.reshape(-1)
         out["underlying_mean"] = self._mean("underlying_surplus").reshape(-1)
         out["income_mean"] = self._mean("income").reshape(-1)
         out["expenditure_mean"] = self._mean("expenditure").reshape(-1)
@@ -347,9 +330,9 @@ class SummaryAccumulator:
         out["p_met_control_total"] = np.where(some, met, np.nan).reshape(-1)
         if before_incentives:
             out["before_incentives_mean"] = self._mean("before_incentives").reshape(-1)
-            for q in quantiles:
-                values = self.quantile(q, "before_incentives").reshape(-1)
-                out[f"before_incentives_p{round(q * 100):02d}"] = values
+            found = self._quantiles(quantiles, "before_incentives")
+            for q, values in zip(quantiles, found, strict=True):
+                out[f"before_incentives_p{round(q * 100):02d}"] = values.reshape(-1)
         return out
 
     @property

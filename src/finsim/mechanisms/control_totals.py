@@ -195,7 +195,9 @@ def totals(config: ControlTotalsConfig, economy: Economy) -> dict[str, np.ndarra
 
 def _met(surplus: np.ndarray, total: np.ndarray) -> np.ndarray:
     """1.0 where a surplus meets a control total (to 1e-9), 0.0 where not, NaN where no total."""
-    return np.where(np.isnan(total), np.nan, (surplus >= total - 1e-9).astype(float))
+    met = (surplus >= total - 1e-9).astype(float)
+    met[np.isnan(total)] = np.nan
+    return met
 
 
 class ControlTotals(Mechanism):
