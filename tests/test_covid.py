@@ -19,7 +19,7 @@ import pytest
 
 import finsim
 
-DOC = {
+DOC: dict = {
     "scenario": {"name": "covid", "start": "2019/20", "years": 2},
     "organisations": {
         "centre": {"id": "nhse"},
@@ -224,3 +224,43 @@ def test_a_bad_section_is_one_clear_error(change, message):
     must exist; April envelopes need a Covid year before them to roll forward."""
     with pytest.raises(finsim.ScenarioError, match=message):
         finsim.Scenario.from_dict(with_covid(**change))
+
+
+def test_a_lead_commissioner_of_another_system_is_one_clear_error():
+    """c2 is s2's commissioner: it cannot pass s1's envelope on (accepted silently before)."""
+    doc = with_covid(envelopes={"lead_commissioners": {"s1": "c2"}})
+    with pytest.raises(finsim.ScenarioError) as caught:
+        finsim.Scenario.from_dict(doc)
+    text = str(caught.value)
+    assert "covid.envelopes.lead_commissioners.s1" in text
+    assert "'c2' is a commissioner of system 's2', not of 's1'" in text
+
+
+def test_the_blocks_uplift_must_be_stated():
+    """The rule adds inflation (pay, CNST) with no figure in the sources (V1, V2; C): a silent
+    0 would be a plausible wrong figure, so a covid section without blocks.uplift is an error
+    naming it (0 was the default before)."""
+    doc = with_covid(blocks={"base_month": 9})
+    with pytest.raises(finsim.ScenarioError, match=r"covid\.blocks\.uplift"):
+        finsim.Scenario.from_dict(doc)
+    doc["covid"].pop("blocks")
+    with pytest.raises(finsim.ScenarioError, match=r"covid\.blocks"):
+        finsim.Scenario.from_dict(doc)
+    stated = with_covid(blocks={"uplift": 0.0})  # stated as 0: accepted
+    assert finsim.Scenario.from_dict(stated).model.covid.blocks.uplift.at(2020) == 0.0
+
+
+def test_each_top_up_is_measured_paid_from_the_ledger(base_run):
+    """Each month's claim is paid the next month (May to October), and the position read from
+    the ledger right after it is paid, before that month's own income and costs, is nil: p1
+    is paid 0.088 in May-July and 0.064 in August-October (September's claim, in October);
+    its year to date after each is 0 (a claim not paid would leave -0.088 or -0.064 there).
+    p2's claims are 0.738 and 0.594, and it too is back at 0."""
+    paid = base_run.table("covid_top_ups_paid")
+    p1 = paid[paid["org"] == "p1"].set_index("month")
+    assert list(p1.index) == [2, 3, 4, 5, 6, 7]
+    assert p1["paid"].to_numpy() == pytest.approx([0.088] * 3 + [0.064] * 3)
+    assert p1["position_once_paid"].to_numpy() == pytest.approx([0.0] * 6, abs=1e-12)
+    p2 = paid[paid["org"] == "p2"].set_index("month")
+    assert p2["paid"].to_numpy() == pytest.approx([0.738] * 3 + [0.594] * 3)
+    assert p2["position_once_paid"].to_numpy() == pytest.approx([0.0] * 6, abs=1e-12)

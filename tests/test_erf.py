@@ -11,14 +11,19 @@ Both bases are 3.0 (GBP m), both targets 104%: 3.12.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import finsim
-from finsim.mechanisms.erf import q4_capped
+from finsim.mechanisms.erf import icb_positions, incidence, q4_capped
 
 
-def scenario(erf: dict, level: float = 1.1, years: int = 1, **activity) -> finsim.Scenario:
-    doc = {
+def scenario(
+    erf: dict, level: float = 1.1, years: int = 1, split: bool = False, **activity
+) -> finsim.Scenario:
+    """The economy above; ``split``: ICB a's 1,000 electives from two trusts, p and p2 (in
+    s1), 500 each, on contracts ka and ka2."""
+    doc: dict = {
         "scenario": {"name": "erf", "start": "2022/23", "years": years},
         "organisations": {
             "regions": [{"id": "r"}],
@@ -46,6 +51,37 @@ def scenario(erf: dict, level: float = 1.1, years: int = 1, **activity) -> finsi
         ],
         "activity": {"level": level, **activity},
         "erf": {"target": 1.04, "variable_rate": 0.75, **erf},
+    }
+    if split:
+        doc["organisations"]["providers"].append({"id": "p2", "system": "s1"})
+        doc["contracts"][0]["plan"] = {"elective": 500.0, "non_elective": 2500.0}
+        doc["contracts"].append({**doc["contracts"][0], "id": "ka2", "provider": "p2"})
+    return finsim.Scenario.from_dict(doc)
+
+
+def many_icbs(n: int = 16) -> finsim.Scenario:
+    """``n`` systems, each one ICB ``i<k>`` with one activity contract of 250 x (k + 1)
+    electives at GBP 3,000 with trust ``t<k>``, target 104%; shocks spread them."""
+    doc = {
+        "scenario": {"name": "erf", "start": "2022/23", "years": 1},
+        "organisations": {
+            "regions": [{"id": "r"}],
+            "systems": [{"id": f"s{k}", "region": "r"} for k in range(n)],
+            "commissioners": [{"id": f"i{k}", "system": f"s{k}"} for k in range(n)],
+            "providers": [{"id": f"t{k}", "system": f"s{k}"} for k in range(n)],
+        },
+        "tariff": {"prices": {"elective": 3000.0}},
+        "contracts": [
+            {
+                "id": f"k{k}",
+                "commissioner": f"i{k}",
+                "provider": f"t{k}",
+                "plan": {"elective": 250.0 * (k + 1)},
+            }
+            for k in range(n)
+        ],
+        "activity": {"level": 1.04, "shock_sd": 0.1},
+        "erf": {"fund": 10.0, "target": 1.04, "cap": 1.045},
     }
     return finsim.Scenario.from_dict(doc)
 
@@ -197,3 +233,79 @@ def test_additional_money_with_a_target_cut_is_allocated_once_in_its_month():
     assert flow(res, "erf_allocation", "a") == pytest.approx(7.0)
     assert row(res, "a")["allocation"] == pytest.approx(7.0)
     assert flow(res, "funding", source="treasury") == pytest.approx(14.0)
+
+
+def test_the_q4_cap_sizes_the_payment_only_not_the_icbs_side_of_target():
+    """One ICB, contract A 10 over target with its November estimate at target (capped to 0)
+    and contract B 5 under: the ICB is 10 - 5 = +5 over, so it is above target and nothing
+    is recovered; the capped values size what is paid above target, 0 - 5 < 0: nothing. A
+    second ICB, A 10 over with an estimate 4 over (capped 4) and B 3 under: +7 over, paid on
+    4 - 3 = 1. (Netting the capped values, the first ICB was -5 and 5 was recovered.)"""
+    over = np.array([[10.0, -5.0, 10.0, -3.0]])
+    estimate_over = np.array([[0.0, 0.0, 4.0, 0.0]])
+    by_icb = incidence(np.array([0, 0, 1, 1]), 2)
+    net, funded = icb_positions(over, q4_capped(over, estimate_over, 0.0), by_icb)
+    assert net.tolist() == [[5.0, 7.0]]
+    assert funded.tolist() == [[0.0, 1.0]]
+
+
+def test_with_the_q4_cap_an_icb_over_target_net_is_never_recovered_from():
+    """Two contracts of ICB a (trusts p and p2, 500 electives each) with monthly noise: in each
+    replication a's recovery is 0.75 x its netted shortfall (uncapped), and its payment 0.75 x
+    max(sum of the capped excesses, 0). Before the fix an ICB over target net could be
+    recovered from where one contract beyond its November estimate was capped."""
+    sc = scenario({"fund": 10.0, "q4_cap": 0.0}, level=1.04, monthly_sd=0.3, split=True)
+    res = run(sc, replications=40)
+    table = res.table("erf")
+    icb = table[(table["level"] == "icb") & (table["org"] == "a")].set_index("replication")
+    trusts = table[table["org"].isin(["p", "p2"])]
+    capped = np.minimum(trusts["over"], np.maximum(trusts["estimate"] - trusts["target"], 0.0))
+    capped = np.where(trusts["over"] > 0, capped, trusts["over"])
+    capped_net = pd.Series(capped, index=trusts["replication"]).groupby(level=0).sum()
+    np.testing.assert_allclose(icb["recovered"], 0.75 * np.maximum(-icb["over"], 0.0), atol=1e-12)
+    np.testing.assert_allclose(icb["paid"], 0.75 * np.maximum(capped_net, 0.0), atol=1e-12)
+    assert ((icb["over"] > 0) & (capped_net < 0)).any()  # the case the fix is about, met
+
+
+def test_a_trust_given_its_adjustment_back_is_paid_exactly_its_fixed_element():
+    """b's api trust q codes 2% more case mix (accepted 1.0) and does 90%: 936 electives. Its
+    contract deducts 0.75 x (936 x 3,000 x 1.02 - 1,040 x 3,000) = 0.75 x (2.86416 - 3.12) =
+    0.19188 from its fixed element 13.12 (1,040 electives + 5,000 emergency spells at price,
+    accepted case mix). With the clawback not enforced, exactly that is given back, 0.19188,
+    and q is paid 13.12 (before the fix the give-back was valued without the case mix, 0.75
+    x (3.12 - 2.808) = 0.234, leaving q 0.04212 above its whole fixed element)."""
+    sc = scenario({"fund": 0.6, "clawback": 0.0}, level=0.9, case_mix={"q": 0.02})
+    res = run(sc)
+    assert flow(res, "erf_adjustment", "q") == pytest.approx(0.19188)
+    assert flow(res, "contract_payment", "q") == pytest.approx(13.12 - 0.19188)
+    q = flow(res, "contract_payment", "q") + flow(res, "erf_adjustment", "q")
+    assert q == pytest.approx(13.12)
+    assert flow(res, "erf_recovery") == 0.0
+
+
+def test_the_national_cap_does_not_depend_on_the_chunk_size():
+    """Sixteen ICBs, the cap binding (104.5% of the national base), 32 replications one at a
+    time or all in one chunk: each ICB's payment the same bits (the ICBs' sums were numpy
+    reductions, pairwise for one row and in sequence for many: 30 paid figures differed)."""
+    sc = many_icbs()
+    whole = run(sc, replications=32).table("erf")
+    single = run(sc, replications=32, chunk_size=1).table("erf")
+    cols = ["replication", "org", "paid", "recovered"]
+    a = whole[cols].sort_values(cols[:2]).reset_index(drop=True)
+    b = single[cols].sort_values(cols[:2]).reset_index(drop=True)
+    assert (a["paid"] > 0).any() and (a["recovered"] > 0).any()
+    icb = whole[whole["level"] == "icb"].groupby("replication")
+    uncapped = icb["over"].apply(lambda o: 0.75 * np.maximum(o, 0.0).sum())
+    assert (icb["paid"].sum() < uncapped - 1e-9).any()  # the cap bit
+    assert np.array_equal(a["paid"].to_numpy(), b["paid"].to_numpy())
+    assert np.array_equal(a["recovered"].to_numpy(), b["recovered"].to_numpy())
+
+
+def test_an_estimate_month_with_no_activity_planned_is_one_clear_error():
+    """Seasonality 0 from April to November: no activity is planned by the estimate month
+    (8), so the November run rate would divide by 0; it is an error naming the field."""
+    with pytest.raises(finsim.ScenarioError) as err:
+        scenario({"fund": 1.0}, seasonality=[0.0] * 8 + [1.0] * 4)
+    text = str(err.value)
+    assert "erf.estimate_month" in text and "no activity is planned" in text
+    scenario({"fund": 1.0, "estimate_month": 9}, seasonality=[0.0] * 8 + [1.0] * 4)  # fine

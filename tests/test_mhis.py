@@ -152,3 +152,15 @@ def test_a_bad_section_is_one_clear_error(base_doc, change, message):
             doc[key] = value
     with pytest.raises(finsim.ScenarioError, match=message):
         finsim.Scenario.from_dict(doc)
+
+
+def test_other_spend_of_a_commissioner_not_bound_is_one_clear_error(base_doc):
+    """South City is bound, North East Shire is not: its other spend of 10 would be counted
+    for no one (silently dropped before), so it is an error naming the field."""
+    doc = copy.deepcopy(base_doc)
+    doc["mhis"] = {"commissioners": ["sc_ccg"], "other_spend": {"sc_ccg": 1.0, "ne_ccg": 10.0}}
+    with pytest.raises(finsim.ScenarioError) as caught:
+        finsim.Scenario.from_dict(doc)
+    text = str(caught.value)
+    assert "mhis.other_spend.ne_ccg" in text and "not in mhis.commissioners" in text
+    assert text.count("mhis.other_spend") == 1  # South City's, bound, is fine

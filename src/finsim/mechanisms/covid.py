@@ -36,7 +36,9 @@ before ``envelopes.first_month`` a provider whose year-to-date position is a def
 it, and the centre pays the claim in the next month's allocation phase, funded by the
 treasury (``covid_top_up``, non-recurrent): retrospective, so each month end's year to date
 is back to break-even a month later. The position is the ledger's year to date (by when
-money moved, as the incentive funds test it). One top-up covers both parts of the rule: a
+money moved, as the incentive funds test it); it is read from the ledger again once the
+claim is paid, before that month's own income and costs (with whatever the mechanisms
+before this one paid in that month's allocation phase). One top-up covers both parts of the rule: a
 block below the provider's cost run rate and its Covid costs. A surplus is kept, not clawed
 back. **Envelopes**: from ``envelopes.first_month`` each provider's envelope top-up a month is
 its H1 top-ups less its H1 Covid costs (at least 0) over the H1 months, and its fixed Covid
@@ -48,9 +50,11 @@ lead commissioner and on to its providers (``covid_top_up``, ``covid_allocation`
 settles H2 to break-even.
 
 Tables: ``covid_blocks`` (each contract's base, monthly and annual block, at the Covid year's
-start), ``covid_top_ups`` (each provider's position to date, claim and position once it is
-paid, each top-up month), ``covid_envelopes`` (each provider's lead commissioner, monthly
-top-up, Covid allocation and H2 extra, when sized and in October), ``elective_incentive``.
+start), ``covid_top_ups`` (each provider's position to date and claim, each top-up month),
+``covid_top_ups_paid`` (each provider's top-up paid and its year-to-date position read from
+the ledger once it is paid, each month after a top-up month), ``covid_envelopes`` (each
+provider's lead commissioner, monthly top-up, Covid allocation and H2 extra, when sized and
+in October), ``elective_incentive``.
 
 finsim simplifies: one block per contract all year (the real H2 blocks were re-set, and
 every contract is blocked, whoever the parties); CCGs are not topped up; a system's
@@ -256,12 +260,9 @@ class Covid(Mechanism):
         """Pay last month's top-up claims; from the first envelope month, the envelopes."""
         if ctx.fy not in self.years:
             return
-        if self.claim.any():
-            self._fund(ctx, self.claim)
-            ctx.ledger.post(self.centre, self.providers, self.claim, "covid_top_up", NON_RECURRENT)
-            self.topped_up += self.claim
-            self.claim = np.zeros_like(self.claim)
         first = first_envelope_month(self.config, ctx.fy_start_year)
+        if 1 < ctx.month <= first:  # last month's claims, from the top-up months
+            self._pay_claims(ctx)
         if ctx.month < first:
             return
         if ctx.month == first:
@@ -271,6 +272,24 @@ class Covid(Mechanism):
         factor = self._factor(ctx.fy_start_year)[ctx.month - 1]
         self._through_leads(ctx, self.envelope * factor + self.extra, "covid_top_up")
         self._through_leads(ctx, self.allocation * factor, "covid_allocation")
+
+    def _pay_claims(self, ctx: Context) -> None:
+        """Pay last month's claims; record each provider's year to date read from the ledger
+        once paid (break-even where it claimed: not so if the claim were not paid in full)."""
+        paid = self.claim
+        if paid.any():
+            self._fund(ctx, paid)
+            ctx.ledger.post(self.centre, self.providers, paid, "covid_top_up", NON_RECURRENT)
+            self.topped_up += paid
+            self.claim = np.zeros_like(paid)
+        if not ctx.records.enabled:
+            return
+        ctx.records.record(
+            "covid_top_ups_paid",
+            self.providers,
+            paid=paid,
+            position_once_paid=ctx.ledger.year_to_date()[:, self.providers],
+        )
 
     def _size_envelopes(self, ctx: Context, months: int) -> None:
         """Each provider's envelope a month, from this year's top-up months (``months`` of
@@ -351,11 +370,7 @@ class Covid(Mechanism):
             position = ctx.ledger.year_to_date()[:, self.providers]
             self.claim = np.maximum(-position, 0.0)
             ctx.records.record(
-                "covid_top_ups",
-                self.providers,
-                position_to_date=position,
-                claim=self.claim,
-                after_top_up=position + self.claim,
+                "covid_top_ups", self.providers, position_to_date=position, claim=self.claim
             )
 
     def _elective(self, ctx: Context, net: np.ndarray) -> None:

@@ -59,9 +59,9 @@ class Blocks(StrictModel):
         "the block is their monthly average (policy: covid.block.base_month, 9)",
     )
     uplift: Growth = Field(
-        default_factory=lambda: Growth.constant(0.0),
         description="inflation (pay, CNST) added into each Covid year: on the base for the "
-        "first, on the year before's blocks after (policy: covid.block.basis, no figure)",
+        "first, on the year before's blocks after (policy: covid.block.basis). Required: the "
+        "sources give no figure, so a scenario must state it (and say it is an assumption)",
     )
     growth: Growth = Field(
         default_factory=lambda: Growth.constant(0.0),
@@ -169,7 +169,9 @@ class CovidConfig(StrictModel):
         description="the financial years run under the regime (2020/21 and 2021/22); the "
         "year before the first is the base year (policy: covid.block.base_year)",
     )
-    blocks: Blocks = Field(default_factory=Blocks, description="the national block payments")
+    blocks: Blocks = Field(
+        description="the national block payments (required: their uplift has no sourced figure)"
+    )
     costs: CovidCosts | None = Field(
         default=None, description="providers' marginal costs of Covid (none if absent)"
     )
@@ -226,10 +228,16 @@ def check_covid(config: CovidConfig, refs: ReferencesLike) -> None:
         refs.add(("covid", "costs"), "Covid costs are a share of providers' costs: add 'costs'")
     systems = {s.id for s in model.organisations.systems}  # type: ignore[attr-defined]
     lead = config.envelopes.lead_commissioners
+    system_of = {c.id: c.system for c in model.organisations.commissioners}  # type: ignore[attr-defined]
     for system_id, ccg in lead.items():
         path = ("covid", "envelopes", "lead_commissioners", system_id)
-        refs.org(path, system_id, ("system",))
-        refs.org(path, ccg, ("commissioner",))
+        known = refs.org(path, system_id, ("system",))
+        if refs.org(path, ccg, ("commissioner",)) and known and system_of[ccg] != system_id:
+            refs.add(
+                path,
+                f"'{ccg}' is a commissioner of system '{system_of[ccg]}', not of "
+                f"'{system_id}': a system's envelope passes through one of its own",
+            )
     with_ccg = {c.system for c in model.organisations.commissioners}  # type: ignore[attr-defined]
     for p in model.organisations.providers:  # type: ignore[attr-defined]
         if p.system in systems and p.system not in with_ccg and p.system not in lead:

@@ -25,7 +25,10 @@ Providers are paid by their contracts (:mod:`finsim.mechanisms.contracts`): an a
 fixed element plus its variable rate of price off target, both ways; an activity or blended
 contract elective activity at the full price (the 2023/24 rule). Where the downward
 adjustment is not enforced (``clawback`` below 1, or beyond the floor) an ICB gives its api
-providers back that share of theirs (``erf_adjustment``). Where the ERF does not fund
+providers back that share of what their contracts deducted below target (``erf_adjustment``):
+of each contract's variable element as it was paid (``contracts.variable_now``: at the case
+mix reported, against the target at the case mix accepted), so that a provider given all of
+it back is paid exactly its fixed element. Where the ERF does not fund
 over-target activity (the caps), ICBs pay their providers for it regardless unless
 ``payment_limit`` says they limit their payments (proposed for 2025/26 and dropped, A8, C):
 then they recover that share of it (``erf_payment_limit``).
@@ -33,10 +36,13 @@ then they recover that share of it (``erf_payment_limit``).
 Activity is valued at this year's national prices x the provider's market forces factor,
 before coding drift; the 2019/20 base of each contract is its ``target_base`` if given, else
 its first year's plan (start the scenario in 2019/20, or give ``target_base``), on the
-points of delivery ``pods``, for contracts of ``contract_types``. Simplifications: the
-target, allocation and settlement are annual (no in-year payments on account beyond the
-allocation's twelfths; the year's final target only); the ICB's position is netted over its
-contracts, the payment limit and the Q4 cap are per contract; low-volume activity blocks
+points of delivery ``pods``, for contracts of ``contract_types``. The ICB's position is
+netted over its contracts: its contracts' over- and under-delivery, uncapped, say whether it
+is above or below target and size the downward adjustment; above target, the fund pays for
+its contracts' values netted after the Q4 cap (so a capped excess never turns an ICB over
+target into one recovered from). Simplifications: the target, allocation and settlement are
+annual (no in-year payments on account beyond the allocation's twelfths; the year's final
+target only); the payment limit and the Q4 cap are per contract; low-volume activity blocks
 (``api_erf.lva_threshold``: under £0.5m in 2023/24, at most £1.5m in 2025/26, T11, A9, C)
 are not modelled: write such a contract as a block outside ``contract_types``.
 
@@ -62,16 +68,14 @@ from finsim.ledger import Category
 from finsim.mechanisms.base import Context, Driver, Mechanism
 from finsim.mechanisms.contracts.rules import (
     PER_MILLION,
-    downward_adjustment,
     elective_pay_rate,
     elective_weights,
     given_else_plan,
     plan_matrix,
-    target_share,
-    variable_rate,
     weighted,
 )
 from finsim.mechanisms.erf_config import DEFAULT_PODS, ErfConfig, check_erf
+from finsim.numeric import row_sum
 from finsim.state import optional
 
 if TYPE_CHECKING:
@@ -103,6 +107,24 @@ def q4_capped(over: np.ndarray, estimate_over: np.ndarray, funded_share: float) 
     allowed = np.maximum(estimate_over, 0.0)
     capped = np.minimum(over, allowed) + funded_share * np.maximum(over - allowed, 0.0)
     return np.where(over > 0.0, capped, over)
+
+
+def icb_positions(
+    over: np.ndarray, capped: np.ndarray, by_icb: sp.csr_matrix
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each ICB's position, ``(R, K)`` twice, from its contracts' ``over`` (+) or under (-)
+    target and the same after the Q4 cap, ``capped`` (:func:`q4_capped`), both ``(R, C)``:
+    ``net``, ``over`` netted, which says whether the ICB is above or below target and sizes
+    the downward adjustment; and ``funded``, ``capped`` netted where positive (else 0), the
+    value above target the fund pays for (never more than ``net``: the cap only lowers).
+
+    >>> by_icb = incidence(np.array([0, 0]), 1)
+    >>> over = np.array([[10.0, -5.0]])  # the first capped at its estimate, at target
+    >>> [a.tolist() for a in icb_positions(over, q4_capped(over, np.zeros((1, 2)), 0.0), by_icb)]
+    [[[5.0]], [[0.0]]]
+    """
+    net = summed_by(by_icb, over)
+    return net, np.maximum(summed_by(by_icb, capped), 0.0)
 
 
 class Erf(Mechanism):
@@ -138,6 +160,7 @@ class Erf(Mechanism):
         "contracts.ids",
         "contracts.provider",
         "contracts.commissioner",
+        "contracts.variable_now",
         optional("tariff.pods"),
         optional("tariff.price"),
         optional("activity.plan"),
@@ -160,6 +183,8 @@ class Erf(Mechanism):
         self.provider = np.asarray(ctx.state["contracts.provider"])
         scope = [c.type in config.contract_types for c in self.contracts]
         self.scope = np.array(scope, dtype=bool)
+        self.api = np.array([c.type == "api" for c in self.contracts], dtype=bool)
+        self.variable_now: Callable[[], np.ndarray] = ctx.state["contracts.variable_now"]
         mff = {p.id: p.market_forces_factor for p in ctx.scenario.model.organisations.providers}  # type: ignore[attr-defined]
         self.scale = np.array([mff[c.provider] for c in self.contracts]) * PER_MILLION
         self.plan = plan_matrix(self.contracts, self.pods)
@@ -182,7 +207,6 @@ class Erf(Mechanism):
         self.active = False
         R, C = ctx.R, len(self.contracts)
         self.delivered = np.zeros((R, C))  # year to date, this year's prices, GBP
-        self.delivered_var = np.zeros((R, C))
         self.estimate = np.zeros((R, C))  # GBP m
         self.allocation = np.zeros((R, self.icbs.size))
 
@@ -204,22 +228,16 @@ class Erf(Mechanism):
         year = ctx.fy_start_year
         self.active = year >= self.start
         self.delivered[:] = 0.0
-        self.delivered_var[:] = 0.0
         self.estimate[:] = 0.0
         if not self.active:
             return
         c = self.config
         price = np.asarray(ctx.state["tariff.price"]) if self.pods else np.zeros(0)
-        self.w_erf, self.w_var = elective_weights(self.contracts, self.pods, price, self.erf_pods)
+        self.w_erf = elective_weights(self.contracts, self.pods, price, self.erf_pods)
         self.w_erf *= self.scope[:, None]
-        units = self.base_units[None]
-        self.base = weighted(units, self.w_erf)[0] * self.scale  # (C,) GBP m
+        self.base = weighted(self.base_units[None], self.w_erf)[0] * self.scale  # (C,) GBP m
         self.target = c.target.at(year) * self.base
-        self.reference = (
-            target_share(self.contracts, year) * weighted(units, self.w_var)[0] * self.scale
-        )
         self.rate = c.variable_rate.at(year)
-        self.contract_rate = variable_rate(self.contracts, year)
         self.pay_rate = elective_pay_rate(self.contracts, year) * self.scope
         if c.allocation == "fair_share":
             stream = ctx.state["allocations.streams"][c.stream]
@@ -262,14 +280,12 @@ class Erf(Mechanism):
             )
             realised = plan[None] / 12.0
         self.delivered += weighted(realised, self.w_erf)
-        if self.w_var.any():
-            self.delivered_var += weighted(realised, self.w_var)
         if ctx.month == self.config.estimate_month:
             done = (
                 float(ctx.state["activity.profile"][ctx.month - 1])
                 if "activity.profile" in ctx.state
                 else ctx.month / 12.0
-            )
+            )  # > 0: check_erf rejects an estimate month with no activity planned by it
             self.estimate = self.delivered * self.scale / done
 
     # -- the year end ------------------------------------------------------------------------
@@ -283,33 +299,33 @@ class Erf(Mechanism):
         over = delivered - self.target
         # the Q4 cap: the fund pays a share q4 of activity above the November estimate
         funded = q4_capped(over, self.estimate - self.target, c.q4_cap.at(year))
-        icb_target = summed_by(self.by_icb, self.target[None])[0]
-        icb_over = summed_by(self.by_icb, funded)  # (R, K) netted over the ICB's contracts
-        above = np.maximum(icb_over, 0.0)
+        # (R, K) netted over the ICB's contracts: uncapped, the side of target it is on and
+        # its shortfall; capped, what is paid above target
+        icb_over, above = icb_positions(over, funded, self.by_icb)
         # the national cap: over-target payments scaled so that the activity funded
-        # nationally is at most cap x the national base value
+        # nationally is at most cap x the national base value (sums in a fixed order)
         scale = np.ones((ctx.R, 1))
         cap = c.cap.at(year)
         if cap > 0.0:
-            at_or_below = icb_target.sum() + np.minimum(icb_over, 0.0).sum(axis=1, keepdims=True)
-            room = np.maximum(cap * self.base.sum() - at_or_below, 0.0)
-            total = above.sum(axis=1, keepdims=True)
+            national_target = row_sum(summed_by(self.by_icb, self.target[None])[0])
+            at_or_below = national_target + row_sum(np.minimum(icb_over, 0.0), keepdims=True)
+            room = np.maximum(cap * row_sum(self.base) - at_or_below, 0.0)
+            total = row_sum(above, keepdims=True)
             scale = np.where(total > room, room / np.where(total > 0.0, total, 1.0), 1.0)
         paid = self.rate * scale * above
-        downward = self.rate * np.maximum(-icb_over, 0.0)
+        gross = self.rate * np.maximum(-icb_over, 0.0)
+        downward = gross
         if c.downward_floor is not None:
             downward = np.minimum(downward, c.downward_floor.at(year) * self.allocation)
         enforced = c.clawback.at(year)
         recovered = enforced * downward
         ctx.ledger.post(self.centre, self.icbs, paid, "erf_payment", "non_recurrent")
         ctx.ledger.post(self.icbs, self.centre, recovered, "erf_recovery", "non_recurrent")
-        # providers: the share of an api contract's downward adjustment not enforced (or
-        # beyond the floor) given back; over-target activity unfunded, limited
-        gross = self.rate * np.maximum(-icb_over, 0.0)
+        # providers: the share not enforced (or beyond the floor) of what each api contract
+        # deducted below target (its variable element, as paid) given back; over-target
+        # activity unfunded, limited
         kept = np.where(gross > 0.0, recovered / np.where(gross > 0.0, gross, 1.0), enforced)
-        shortfall = downward_adjustment(
-            self.delivered_var * self.scale, self.reference, self.contract_rate
-        )
+        shortfall = np.where(self.api, np.maximum(-self.variable_now(), 0.0), 0.0)
         adjustment = (1.0 - kept[:, self.icb_of]) * shortfall
         unfunded = np.maximum(over, 0.0) - scale * np.maximum(funded, 0.0)
         limited = c.payment_limit.at(year) * self.pay_rate * unfunded

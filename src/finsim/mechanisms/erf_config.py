@@ -103,10 +103,18 @@ class ErfConfig(StrictModel):
 
 def check_erf(config: ErfConfig, refs: ReferencesLike) -> None:
     """Cross-check the section: contracts to measure, known points of delivery, a simulated
-    start year, and a commissioners' stream for fair shares."""
+    start year, activity planned by the estimate month, and a commissioners' stream for fair
+    shares."""
     model = refs.model
     if getattr(model, "contracts", None) is None:
         refs.add(("erf",), "the fund measures contracts' activity: no 'contracts' section")
+    seasonality = getattr(getattr(model, "activity", None), "seasonality", None)
+    if isinstance(seasonality, list) and sum(seasonality[: config.estimate_month]) <= 0:
+        refs.add(
+            ("erf", "estimate_month"),
+            f"no activity is planned by month {config.estimate_month} (activity.seasonality "
+            "is 0 until then): its run rate cannot be the estimate; choose a later month",
+        )
     tariff = getattr(model, "tariff", None)
     prices = list(tariff.prices) if tariff is not None else []
     for i, pod in enumerate(config.pods or []):

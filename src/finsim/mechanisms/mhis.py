@@ -158,8 +158,16 @@ class Mhis(Mechanism):
                 )
         for i, org_id in enumerate(config.commissioners or []):
             refs.org(("mhis", "commissioners", i), org_id, ("commissioner",))
+        bound = config.commissioners
         for org_id in config.other_spend:
-            refs.org(("mhis", "other_spend", org_id), org_id, ("commissioner",))
+            path = ("mhis", "other_spend", org_id)
+            known = refs.org(path, org_id, ("commissioner",))
+            if known and bound is not None and org_id not in bound:
+                refs.add(
+                    path,
+                    f"'{org_id}' is not in mhis.commissioners: its spend would be counted "
+                    "for no one",
+                )
         allocations = getattr(refs.model, "allocations", None)
         if allocations is not None and config.streams is not None:
             streams = allocations.all_streams()

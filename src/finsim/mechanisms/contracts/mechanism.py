@@ -27,6 +27,7 @@ from finsim.mechanisms.contracts.rules import (
     target_share,
     total_value,
     treatment,
+    variable_element,
     variable_rate,
     year_rules,
 )
@@ -67,6 +68,7 @@ class Contracts(Mechanism):
         Slot("contracts.ids", "(C,)", "each contract's id"),
         Slot("contracts.provider", "(C,)", "each contract's provider, an account index"),
         Slot("contracts.commissioner", "(C,)", "each contract's commissioner, an account index"),
+        Slot("contracts.variable_now", "callable () -> (R, C)", "year-end variable element, GBP m"),
         Slot(
             "contracts.plan_value_now",
             "callable () -> (R, C)",
@@ -151,6 +153,7 @@ class Contracts(Mechanism):
                 "contracts.commissioner": self.commissioner,
                 "contracts.accept": self.accept,
                 "contracts.plan_value_now": lambda: self.plan_value,
+                "contracts.variable_now": lambda: variable_element(self),
                 "contracts.withheld": self.withheld_by_year,
             }
         )

@@ -22,7 +22,8 @@ The rules, each from its source (confidence marks as in finsim's policy tree,
   100% of price against the elective recovery fund target). The elective recovery fund
   (:mod:`finsim.mechanisms.erf`) settles the commissioner's side at year end, with the
   functions at the end of this module: the elective value of each contract, what it pays for
-  activity above target, and the downward adjustment it may give back.
+  activity above target, and each contract's variable element as paid, of which it may give
+  back what was deducted below target.
 
 Everything is year to date: :func:`due` is what a contract has earned by the end of a month
 for the units done so far, each reference (plan, target, baseline) taken at its share of the
@@ -33,7 +34,7 @@ the year end's equals the annual rule.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -354,16 +355,12 @@ def check_contracts(config: list[Contract], refs: ReferencesLike) -> None:
 
 def elective_weights(
     contracts: list[Contract], pods: tuple[str, ...], price: np.ndarray, erf_pods: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """GBP per unit, ``(C, P)``, of (1) the points of delivery ``erf_pods`` (P,) bool the
-    elective recovery fund measures, on every contract, and (2) each api contract's variable
-    points of delivery (its elective element; 0 on other contracts). Summing units x these
-    weights (:func:`weighted`) values activity at this year's national prices."""
-    kind = np.array([TYPES.index(c.type) for c in contracts], dtype=np.int64)
-    api = (kind == TYPES.index("api"))[:, None]
-    variable = (treatment(contracts, pods) == VARIABLE) & api
+) -> np.ndarray:
+    """GBP per unit, ``(C, P)``, of the points of delivery ``erf_pods`` (P,) bool the
+    elective recovery fund measures, on every contract: summing units x these weights
+    (:func:`weighted`) values activity at this year's national prices."""
     erf = np.broadcast_to(erf_pods[None, :] * price[None, :], (len(contracts), len(pods)))
-    return erf.copy(), np.where(variable, price[None, :], 0.0)
+    return erf.copy()
 
 
 def elective_pay_rate(contracts: list[Contract], year: int) -> np.ndarray:
@@ -376,11 +373,17 @@ def elective_pay_rate(contracts: list[Contract], year: int) -> np.ndarray:
     return np.where(kind == "api", rate, np.where(kind == "block", 0.0, 1.0))
 
 
-def downward_adjustment(
-    delivered: np.ndarray, reference: np.ndarray, rate: np.ndarray
-) -> np.ndarray:
-    """An api contract's downward adjustment for elective activity below its target, GBP m,
-    ``(R, C)`` (0 or more): ``rate`` x (target - delivered) where delivered is below. The
-    contracts mechanism accrues it (its variable element works both ways, A1-A3, S); the
-    elective recovery fund may give it back where clawback is not enforced (2022/23, S)."""
-    return rate * np.maximum(reference - delivered, 0.0)
+def variable_element(contracts: Any) -> np.ndarray:
+    """Each contract's variable element for the year, at its end, ``(R, C)`` GBP m, as
+    :func:`due` paid it: ``variable_rate`` x (the units of its variable points of delivery
+    at price x ``scale``, the case mix reported, less the reference, plan or api target, at
+    the case mix accepted). Negative below the reference (api: the downward adjustment the
+    elective recovery fund may give back, A1-A3, S); 0 off blended and api contracts and
+    under a Covid block. ``contracts`` is the contracts mechanism (``contracts.variable_now``)."""
+    rules, mff = contracts.rules, contracts.mff
+    if rules is None or contracts.covid is not None:
+        return np.zeros(contracts.accrued.shape)
+    price = np.where(contracts.treatment == VARIABLE, contracts.price()[None, :], 0.0)
+    actual = weighted(contracts.units_ytd, price) * contracts.scale
+    reference = rules.variable_reference * (mff * contracts.accepted * PER_MILLION)
+    return rules.variable_rate * (actual - reference)
