@@ -15,6 +15,7 @@ from pathlib import Path
 
 from finsim.errors import Problem, ScenarioError
 from finsim.scenario import Scenario, load_scenario, loads_scenario
+from finsim.scenario.yamlio import decode_text
 
 #: The endings of the files the explorer reads: YAML, or a workbook (``finsim.load_scenario``
 #: reads it by its ending).
@@ -60,17 +61,7 @@ def load_upload(name: str, data: bytes) -> Scenario:
             shown,
         )
     if suffix in ("yaml", "yml"):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise ScenarioError.single(
-                "(file)",
-                f"cannot read the file as UTF-8: {exc.reason} at byte {exc.start:,}",
-                shown,
-                line,
-            ) from None
-        return loads_scenario(text, source=shown)
+        return loads_scenario(decode_text(data, shown), source=shown)
     with tempfile.TemporaryDirectory(prefix="finsim-app-") as folder:
         copy = Path(folder) / _safe(shown)
         copy.write_bytes(data)

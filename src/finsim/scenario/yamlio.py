@@ -63,9 +63,14 @@ def read_yaml(path: Path) -> tuple[Any, dict[PathKey, int]]:
     than the size limit.
     """
     name = shown_path(path)
-    data = read_bytes(path)
+    return parse_yaml(decode_text(read_bytes(path), name), name)
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """A scenario file's bytes as text (UTF-8, a byte-order mark allowed); ScenarioError
+    naming the file and the line of the first byte that is not UTF-8."""
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ScenarioError.single(
@@ -74,7 +79,6 @@ def read_yaml(path: Path) -> tuple[Any, dict[PathKey, int]]:
             name,
             line,
         ) from None
-    return parse_yaml(text, name)
 
 
 #: What is wrong with a path holding a NUL character.
