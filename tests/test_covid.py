@@ -264,3 +264,36 @@ def test_each_top_up_is_measured_paid_from_the_ledger(base_run):
     p2 = paid[paid["org"] == "p2"].set_index("month")
     assert p2["paid"].to_numpy() == pytest.approx([0.738] * 3 + [0.594] * 3)
     assert p2["position_once_paid"].to_numpy() == pytest.approx([0.0] * 6, abs=1e-12)
+
+
+def test_the_elective_incentive_counts_as_incentive_money_in_the_funds_tests():
+    """The funds test control totals before every fund's money (incentive_money): the
+    elective incentive is incentive money too, so its slot holds what each body received to
+    date, the same as the flows: p1 charged 0.015 in 2020/21, nothing to anyone else."""
+    from finsim.mechanisms.base import Mechanism
+    from finsim.mechanisms.incentives import incentive_money
+    from finsim.scenario.models import StrictModel
+    from finsim.state import later
+
+    class Probe(Mechanism):
+        section = "probe"
+        Config = StrictModel
+        requires = (later("covid.elective_received_ytd"),)
+
+        def phases(self):
+            return {"outturn": self.read}
+
+        def read(self, ctx):
+            money = np.asarray(incentive_money(ctx))
+            ctx.records.record("probe", np.arange(money.shape[1]), money=money)
+
+    doc = with_covid(elective_incentive={})
+    doc["probe"] = {}
+    system = finsim.System.default().with_mechanism(Probe)
+    scenario = finsim.Scenario.from_dict(doc, system=system)
+    res = finsim.run(scenario, replications=1, seed=3, keep_tables=True)
+    probe = res.table("probe")
+    probe = probe[probe["fy"] == "2020/21"].set_index("org")["money"]
+    assert probe["p1"] == pytest.approx(received(res, "elective_incentive", "p1"))
+    assert probe["p1"] == pytest.approx(-0.015)
+    assert probe.drop("p1").abs().max() == pytest.approx(0.0, abs=1e-12)

@@ -119,6 +119,8 @@ class Covid(Mechanism):
             "each Covid year's monthly block per contract, GBP m, and each month's factor (1 "
             "less its half's efficiency); set at the base month of the year before",
         ),
+        # incentive money, as the funds' control-total tests and the positions count it
+        Slot("covid.elective_received_ytd", "(R, A)", "elective incentive to date, GBP m"),
     )
     requires = (
         "contracts.ids",
@@ -155,6 +157,9 @@ class Covid(Mechanism):
         self.blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.base = np.zeros((R, len(self.ids)))  # each contract's monthly base
         ctx.state["covid.blocks"] = self.blocks
+        self.elective_ytd = ctx.state["covid.elective_received_ytd"] = np.zeros(
+            (R, economy.n_accounts)
+        )
         P = self.providers.size
         self.envelope = np.zeros((R, P))  # each provider's envelope top-up a month
         self.allocation = np.zeros((R, P))  # and its fixed Covid allocation
@@ -219,6 +224,7 @@ class Covid(Mechanism):
     def new_year(self, ctx: Context) -> None:
         """Reset the year's sums; in a Covid year, record its blocks and draw its Covid costs."""
         self._reset_year(ctx.R, self.providers.size)
+        self.elective_ytd[:] = 0.0
         if ctx.fy not in self.years:
             return
         monthly, factor = self.blocks[ctx.fy]
@@ -383,6 +389,7 @@ class Covid(Mechanism):
         ctx.ledger.post(leads, self.centre, np.maximum(-net, 0.0), category, NON_RECURRENT)
         share = self.elective.provider_shares(self.provider_system)
         to_provider = net[:, self.provider_system] * share
+        self.elective_ytd[:, self.providers] += to_provider  # (the lead passes it all on)
         ctx.ledger.post(
             self.lead, self.providers, np.maximum(to_provider, 0.0), category, NON_RECURRENT
         )

@@ -94,6 +94,7 @@ FUND_SLOTS = (
     "incentives.received_ytd",
     "recovery_fund.received_ytd",
     "commissioner_sustainability_fund.received_ytd",
+    "covid.elective_received_ytd",  # the Covid elective incentive: incentive money too
 )
 
 

@@ -67,8 +67,7 @@ def read_yaml(path: Path) -> tuple[Any, dict[PathKey, int]]:
 
 
 def decode_text(data: bytes, name: str) -> str:
-    """A scenario file's bytes as text (UTF-8, a byte-order mark allowed); ScenarioError
-    naming the file and the line of the first byte that is not UTF-8."""
+    """The bytes as UTF-8 text (a byte-order mark allowed), or one error at the bad byte."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
