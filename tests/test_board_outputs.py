@@ -299,7 +299,7 @@ def test_stress_workbook_holds_the_comparison_and_the_variants_side_by_side(ics,
         equal_nan=True,
     )
     cell = book["Comparison"].cell(
-        row=header + 2, column=rows[header].index("Incentive earned") + 1
+        row=header + 2, column=rows[header].index("Incentive earned on the tests") + 1
     )
     assert cell.number_format == PLAN_FORMAT
     surplus = list(book["Surplus (mean)"].iter_rows(values_only=True))
@@ -313,6 +313,28 @@ def test_stress_workbook_holds_the_comparison_and_the_variants_side_by_side(ics,
 
 
 # -- the report ------------------------------------------------------------------------------
+def test_the_interval_is_labelled_at_the_confidence_it_was_computed_at(ics, tmp_path):
+    """At 80% the workbook's headers and the report say 80%, over the 80% interval."""
+    import dataclasses
+
+    from finsim import report
+
+    at80 = dataclasses.replace(ics, confidence=0.8)
+    at80.to_excel(tmp_path / "c80.xlsx")
+    rows = list(
+        openpyxl.load_workbook(tmp_path / "c80.xlsx")["Comparison"].iter_rows(values_only=True)
+    )
+    header = next(r for r in rows if r[0] == "Level")
+    assert "80% interval: low" in header and "95% interval: low" not in header
+    report.MAX_CHARTED, kept = 1, report.MAX_CHARTED
+    try:
+        html = report_html(at80.results["own_only"], None, at80)
+    finally:
+        report.MAX_CHARTED = kept
+    assert "80% Wilson interval" in html and "95% Wilson" not in html
+    assert "[80% interval]" in html
+
+
 def test_report_prints_on_a4_with_nothing_folded_away(ics):
     """A print stylesheet (A4, a page per section), no <details>, and the comparison with
     its figures."""

@@ -108,7 +108,7 @@ def _stress_html(stress: StressResults) -> str:
         parts.append("<h3>Probability of meeting the control total</h3>")
         parts.append(
             "<p>Of each system's and region's surplus <strong>before incentive funding</strong> "
-            "meeting its control total, with its 95% Wilson interval.</p>"
+            f"meeting its control total, with its {stress.confidence:.0%} Wilson interval.</p>"
         )
         parts.append(_table_html(_by_variant(stress, shown, "p"), "", True))
     incentives = stress.incentives()
@@ -171,7 +171,7 @@ def _comparison_html(stress: StressResults) -> list[str]:
     versus = f"vs {baseline}"
     cells: dict[str, list[str]] = {}
     if table["p_met"].notna().any():
-        cells["P(meet control total) [95% interval]"] = [
+        cells[f"P(meet control total) [{stress.confidence:.0%} interval]"] = [
             "–" if pd.isna(p) else f"{p:.0%} [{lo:.0%}, {hi:.0%}]"
             for p, lo, hi in zip(
                 table["p_met"], table["p_met_low"], table["p_met_high"], strict=True

@@ -59,9 +59,14 @@ DIFF_FORMAT = "#,##0.00;(#,##0.00);0.00"
 DIFF_PERCENT_FORMAT = "+0.0%;-0.0%;0.0%"
 
 
-def _columns(tail: float, baseline: str) -> list[tuple[str, str, str | None]]:
+def _columns(
+    tail: float, baseline: str, confidence: float = 0.95
+) -> list[tuple[str, str, str | None]]:
     """The comparison sheet's columns: (column of the comparison, header, number format)."""
     worst = f"{tail:.0%}" if tail * 100 == round(tail * 100) else f"{tail:.1%}"
+    level = (
+        f"{confidence:.0%}" if confidence * 100 == round(confidence * 100) else f"{confidence:.1%}"
+    )
     versus = f"vs {baseline}"
     return [
         ("level", "Level", None),
@@ -71,14 +76,14 @@ def _columns(tail: float, baseline: str) -> list[tuple[str, str, str | None]]:
         ("variant", "Variant", None),
         ("control_total", "Control total", PLAN_FORMAT),
         ("p_met", "P(meet control total)", PERCENT_FORMAT),
-        ("p_met_low", "95% interval: low", PERCENT_FORMAT),
-        ("p_met_high", "95% interval: high", PERCENT_FORMAT),
+        ("p_met_low", f"{level} interval: low", PERCENT_FORMAT),
+        ("p_met_high", f"{level} interval: high", PERCENT_FORMAT),
         ("surplus_before_incentives_mean", "Surplus before incentive funding", PLAN_FORMAT),
         (tail_column(tail), f"Expected shortfall: mean of worst {worst}", PLAN_FORMAT),
         ("ct_shortfall_mean", "Expected shortfall against control total", PLAN_FORMAT),
         ("incentive_allocation", "Incentive allocation", PLAN_FORMAT),
-        ("incentive_earned_mean", "Incentive earned", PLAN_FORMAT),
-        ("incentive_lost_mean", "Incentive lost", PLAN_FORMAT),
+        ("incentive_earned_mean", "Incentive earned on the tests", PLAN_FORMAT),
+        ("incentive_lost_mean", "Incentive lost on the tests", PLAN_FORMAT),
         ("surplus_mean", "Surplus after incentive funding", PLAN_FORMAT),
         ("surplus_before_incentives_diff", f"Δ surplus before incentives {versus}", DIFF_FORMAT),
         ("surplus_before_incentives_diff_se", "se", SE_FORMAT),
@@ -148,7 +153,8 @@ def _write(
             (
                 sheets[COMPARISON],
                 "The comparison: England, each region and each system, one row per year and "
-                "variant: probability of meeting the control total (95% interval), surplus "
+                f"variant: probability of meeting the control total ({stress.confidence:.0%} "
+                "interval), surplus "
                 "before incentive funding, expected shortfalls, incentive funding allocated, "
                 f"earned and lost, surplus after it, and each variant minus {baseline} paired "
                 "by replication with its standard error.",
@@ -219,7 +225,7 @@ def _comparison_sheet(
     from openpyxl.styles import Alignment, Border, Font, Side
     from openpyxl.utils import get_column_letter
 
-    columns = _columns(tail, baseline)
+    columns = _columns(tail, baseline, stress.confidence)
     if not (table["incentive_allocation"] != 0).any():  # no incentive scheme: no columns
         columns = [c for c in columns if not c[0].startswith("incentive")]
     n = next(iter(stress.results.values())).replications
