@@ -436,3 +436,16 @@ def _wait_for(url: str, server: subprocess.Popen[bytes], seconds: float = 90) ->
         except OSError:
             time.sleep(0.5)
     pytest.fail(f"finsim app did not answer at {url} within {seconds:.0f} s")
+
+
+def test_money_is_shown_as_nhs_accounts_show_it():
+    """A deficit in brackets to one decimal place; one that rounds to nothing is 0.0, not
+    (0.0)."""
+    from finsim.app.outcomes import _money
+
+    assert [_money(v) for v in (-0.04, -0.06, 3.14159, -1234.56)] == [
+        "0.0",
+        "(0.1)",
+        "3.1",
+        "(1,234.6)",
+    ]

@@ -104,7 +104,8 @@ def headlines(results: Results) -> list[Headline]:
                 "in at least half the replications.",
             )
         )
-        systems = accepting.groupby(decided["system"].fillna("(no system)")).all()
+        in_system = decided["system"].notna()  # (a body outside any system is no system)
+        systems = accepting[in_system].groupby(decided["system"][in_system]).all()
         out.append(
             Headline(
                 "Systems all accepting",
@@ -199,4 +200,5 @@ def workbook(results: Results) -> bytes:
 
 def _money(value: float) -> str:
     """GBP m to one decimal place, a deficit in brackets, as NHS accounts show it."""
-    return f"({abs(value):,.1f})" if value < 0 else f"{value:,.1f}"
+    shown = round(value, 1) + 0.0  # (a deficit that rounds to nothing shows as 0.0)
+    return f"({abs(shown):,.1f})" if shown < 0 else f"{shown:,.1f}"
