@@ -4,6 +4,7 @@ on every example, and problems named by sheet and cell."""
 from __future__ import annotations
 
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -272,3 +273,110 @@ def test_without_openpyxl_one_clear_error_says_what_to_install(
     monkeypatch.setitem(sys.modules, "openpyxl", None)
     assert main(["template", str(tmp_path / "t.xlsx")]) == 2
     assert "pip install 'finsim[excel]'" in capsys.readouterr().err
+
+
+def test_a_blank_variant_value_is_an_error_and_remove_removes(
+    two_systems: Path, tmp_path: Path
+) -> None:
+    """variants!C3 left blank is one problem (never a removal); (remove) removes the value,
+    and a variant's null is written (remove), so it comes back."""
+
+    def blank(book: Any) -> None:
+        book["variants"]["C3"] = None
+
+    (found,) = problems_of(edited(two_systems, tmp_path, blank))
+    assert "variants!C3: " in found and "write (remove) to remove it" in found
+
+    def remove(book: Any) -> None:
+        book["variants"]["C3"] = "(remove)"
+
+    plan = edited(two_systems, tmp_path, remove, "removed.xlsx")
+    variants = finsim.load_scenario(plan).to_data()["variants"]
+    assert variants["high_demand"]["activity"]["shock_sd"] is None
+    back = convert(plan, tmp_path / "back.yaml")
+    again = convert(back, tmp_path / "again.xlsx")
+    assert openpyxl.load_workbook(again)["variants"]["C3"].value == "(remove)"
+    assert finsim.load_scenario(again).to_data() == finsim.load_scenario(plan).to_data()
+
+
+def test_a_formula_never_calculated_is_an_error_not_an_empty_cell(
+    two_systems: Path, tmp_path: Path
+) -> None:
+    """A formula in a file not saved by Excel has no result: named, not read as empty; the
+    same formula with the result Excel stores is read as that result."""
+
+    def edit(book: Any) -> None:
+        book["commissioners"]["F2"] = "=400000+10000"
+
+    plan = edited(two_systems, tmp_path, edit)
+    (found,) = problems_of(plan)
+    assert "commissioners!F2: a formula with no calculated value" in found
+
+    calculated = tmp_path / "calculated.xlsx"  # (as Excel saves it: the result kept)
+    with zipfile.ZipFile(plan) as src, zipfile.ZipFile(calculated, "w") as out:
+        for item in src.infolist():
+            data = src.read(item)
+            out.writestr(item, data.replace(b"<f>400000+10000</f><v />", b"<f>4E5</f><v>7</v>"))
+    people = finsim.load_scenario(calculated).to_data()["organisations"]["commissioners"]
+    assert people[0]["population"] == 7
+
+
+def test_merged_cells_are_an_error_naming_the_range(two_systems: Path, tmp_path: Path) -> None:
+    """A merged B2:B3 would leave B3 empty (its default): one problem naming the range."""
+
+    def edit(book: Any) -> None:
+        book["costs.providers"].merge_cells("B2:B3")
+
+    (found,) = problems_of(edited(two_systems, tmp_path, edit))
+    assert "costs.providers!B2:B3: merged cells B2:B3: unmerge them" in found
+
+
+def test_an_id_without_its_value_is_an_error(two_systems: Path, tmp_path: Path) -> None:
+    """allocations.opening!B3 left blank beside its id: one problem, not a missing value."""
+
+    def edit(book: Any) -> None:
+        book["allocations.opening"]["B3"] = None
+
+    (found,) = problems_of(edited(two_systems, tmp_path, edit))
+    assert "allocations.opening!B3: no value for 'nw_ccg'" in found
+
+
+def test_a_year_after_the_run_is_an_error_naming_its_header(
+    two_systems: Path, tmp_path: Path
+) -> None:
+    """2091/92 on a run to 2019/20 would never apply: one problem at its header; a year
+    continuing the run (as a scenario cut short from a longer one holds) is kept."""
+
+    def edit(book: Any) -> None:
+        book["tariff"]["D1"] = "2091/92"
+
+    (found,) = problems_of(edited(two_systems, tmp_path, edit))
+    assert "tariff!D1: the year 2091/92 is after the last year simulated (2019/20)" in found
+
+    def later(book: Any) -> None:
+        book["tariff"]["D1"] = "2020/21"
+
+    finsim.load_scenario(edited(two_systems, tmp_path, later, "later.xlsx"))
+
+
+def test_the_cli_never_replaces_a_file_unasked_nor_the_file_converted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An existing target needs --force (exit 2, one message, the file kept); the source is
+    never the target, even with --force."""
+    book = tmp_path / "t.xlsx"
+    book.write_bytes(b"mine")
+    assert main(["template", str(book)]) == 2
+    assert "exists: give --force to replace it" in capsys.readouterr().err
+    assert book.read_bytes() == b"mine"
+    assert main(["template", str(book), "--force"]) == 0
+    mine = tmp_path / "a.yaml"
+    mine.write_text(TWO.read_text(encoding="utf-8"), encoding="utf-8")
+    before = mine.read_bytes()
+    assert main(["convert", str(mine), str(book)]) == 2
+    for target in (str(mine), str(tmp_path / "." / "a.yaml")):
+        assert main(["convert", str(mine), target, "--force"]) == 2
+        err = capsys.readouterr().err
+        assert "is the file converted (FROM)" in err and "Traceback" not in err
+    assert mine.read_bytes() == before
+    assert main(["convert", str(mine), str(book), "--force"]) == 0

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from finsim.workbook.layout import Layout, Settings, Table, offered_paths, record_columns
-from finsim.workbook.paths import PathKey, flatten, flow_text, is_by_year, path_text
+from finsim.workbook.paths import REMOVE, PathKey, flatten, flow_text, is_by_year, path_text
 from finsim.workbook.shape import (
     annotation_at,
     choices,
@@ -249,6 +249,14 @@ def _values(spec: Table, layout: Layout, value: Any) -> SheetData:
     for i, (key, parts, leaf) in enumerate(lines):
         by_year = leaf if is_by_year(leaf) else {}
         cells = [None if by_year else encode(leaf), *(by_year.get(y) for y in years)]
+        if overlays and parts:  # a variant's null (a removed value) is written (remove)
+            if by_year:
+                cells[1:] = [
+                    REMOVE if y in by_year and by_year[y] is None else c
+                    for y, c in zip(years, cells[1:], strict=True)
+                ]
+            elif leaf is None:
+                cells[0] = REMOVE
         if overlays:
             words = help_at(layout.model, parts) if parts else ("", "", "")
             data.rows.append([key, path_text(parts) if parts else None, *cells, *words[::2]])

@@ -20,6 +20,8 @@ import yaml
 PathKey = tuple[str | int, ...]
 
 FY = re.compile(r"^\d{4}/\d{2}$")
+#: A variant's value that removes the base's value (null in a YAML file).
+REMOVE = "(remove)"
 _PLAIN = re.compile(r"[A-Za-z0-9_\-]+")
 
 

@@ -16,12 +16,23 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from finsim.errors import Problem, ScenarioError, did_you_mean
+from finsim.errors import ScenarioError, did_you_mean
 from finsim.scenario.files import read_bytes, shown_path
-from finsim.scenario.limits import limit
 from finsim.workbook.cells import CellError, Row, at, cell_value, fields_in, get, headers, key_text
+from finsim.workbook.hidden import Hidden, hidden_cells, hidden_problems, years_after_the_run
 from finsim.workbook.layout import README, Layout, Settings, Table, layout_of
-from finsim.workbook.paths import FY, Clash, Node, PathError, PathKey, finish, parse_path, put
+from finsim.workbook.paths import (
+    FY,
+    REMOVE,
+    Clash,
+    Node,
+    PathError,
+    PathKey,
+    finish,
+    parse_path,
+    put,
+)
+from finsim.workbook.report import Report
 from finsim.workbook.shape import annotation_at, fields_of
 from finsim.workbook.writer import require_openpyxl
 
@@ -45,29 +56,27 @@ def read_workbook(path: Path, model: type[BaseModel]) -> tuple[dict[str, Any], d
         ) from None
     try:
         reader = _Reader(layout_of(model), name)
+        hidden = hidden_cells(content)
         for ws in book.worksheets:
-            reader.sheet(ws.title, ws.iter_rows(values_only=True))
+            reader.sheet(ws.title, ws.iter_rows(values_only=True), hidden.get(ws.title))
     finally:
         book.close()
     return reader.result()
 
 
-class _Reader:
+class _Reader(Report):
     def __init__(self, layout: Layout, name: str) -> None:
+        super().__init__(name)
         self.layout = layout
-        self.name = name
         self.sheets = layout.by_name()
         self.doc = Node()
         self.cells: dict[PathKey, str] = {}
-        self.problems: list[Problem] = []
         self.variants: dict[str, str] = {}
-        self.budget = limit("MAX_NODES")
-
-    # -- reporting -------------------------------------------------------------------------
-    def problem(self, where: str, message: str, suggestion: str | None = None) -> None:
-        self.problems.append(Problem(where, message, self.name, None, suggestion))
+        self.years: list[tuple[str, str]] = []  # (a year of a header or a path, its cell)
 
     def result(self) -> tuple[dict[str, Any], dict[PathKey, str]]:
+        if not self.problems:
+            self.problems.extend(years_after_the_run(self.doc, self.years, self.name))
         if not self.problems:
             try:
                 for name, cell in self.variants.items():
@@ -81,7 +90,7 @@ class _Reader:
         raise ScenarioError(self.problems)
 
     # -- sheets ----------------------------------------------------------------------------
-    def sheet(self, title: str, rows: Iterator[Row]) -> None:
+    def sheet(self, title: str, rows: Iterator[Row], hidden: Hidden | None = None) -> None:
         if title == README or title.startswith("_"):
             return
         spec = self.sheets.get(title)
@@ -97,6 +106,8 @@ class _Reader:
         header = next(rows, None)
         if header is None:
             return
+        for where, message in hidden_problems(title, header, hidden or Hidden()):
+            self.problem(where, message)
         self.cells.setdefault((), f"{title}!A1")
         if isinstance(spec, Settings):
             self.settings(title, header, rows)
@@ -121,6 +132,7 @@ class _Reader:
                 named[text] = j
             elif FY.match(text):
                 years[text] = j
+                self.years.append((text, f"{title}!{at(j, 1)}"))
             elif not (about and text in ABOUT):
                 expected = [*fixed, *(ABOUT if about else ())]
                 self.problem(
@@ -156,6 +168,7 @@ class _Reader:
             except PathError as exc:
                 self.problem(where, str(exc))
                 continue
+            self.years.extend([(year, where)] if year else [])
             if parts[0] not in roots:
                 guess = did_you_mean(str(parts[0]), roots)
                 if title in roots and str(parts[0]) in fields_in(roots[title].annotation):
@@ -205,6 +218,8 @@ class _Reader:
             else:
                 seen[(parts, year)] = j
                 columns.append((j, parts, year))
+                if year is not None:
+                    self.years.append((year, where))
         free = f"{title}!{at(len(header), 1)}"
         if spec.key is not None and key_col is None and spec.key not in meant:
             self.problem(free, f"missing column '{spec.key}': the key of each row")
@@ -287,6 +302,10 @@ class _Reader:
                     continue
                 seen[name] = where
                 full = (*spec.path, name)
+                if all(get(row, j) is None for j in [named.get("value"), *years.values()]):
+                    cell = f"{spec.name}!{at(named.get('value', len(header)), r)}"
+                    self.problem(cell, f"no value for '{name}': give it, or delete the row")
+                    continue
                 self.leaf(spec.name, r, row, full, full, None, named.get("value"), years, False)
                 continue
             self.variants.setdefault(name, where)
@@ -299,6 +318,7 @@ class _Reader:
             except PathError as exc:
                 self.problem(f"{spec.name}!{at(named['path'], r)}", str(exc))
                 continue
+            self.years.extend([(year, f"{spec.name}!{at(named['path'], r)}")] if year else [])
             full = (*spec.path, name, *parts)
             self.leaf(spec.name, r, row, full, parts, year, named.get("value"), years, True)
 
@@ -313,10 +333,11 @@ class _Reader:
         year: str | None,
         value_col: int | None,
         years: dict[str, int],
-        empty_is_null: bool,
+        overlay: bool,
     ) -> None:
         """Place the value of a ``path | value | 2019/20 ...`` row at ``full`` (``typed``:
-        the path in the scenario model that says what the value may be)."""
+        the path in the scenario model that says what the value may be); in a variant
+        (``overlay``) a value must be given, and ``(remove)`` removes the value."""
         value = get(row, value_col)
         where = f"{title}!{at(value_col if value_col is not None else 0, r)}"
         given = {fy: j for fy, j in years.items() if get(row, j) is not None}
@@ -324,16 +345,18 @@ class _Reader:
             self.problem(
                 where, "give a value either in column 'value' or in year columns, not both"
             )
+        elif overlay and value is None and not given:
+            self.problem(where, f"no value: give a value, or write {REMOVE} to remove it")
         elif year is not None:
             self.cells.setdefault(full, where)
-            self.place(where, (*full, year), value, typed=(*typed, year))
+            self.place(where, (*full, year), value, typed=(*typed, year), overlay=overlay)
         elif given:
             for fy, j in given.items():
                 cell = f"{title}!{at(j, r)}"
                 self.cells.setdefault(full, cell)
-                self.place(cell, (*full, fy), get(row, j), typed=(*typed, fy))
-        elif value is not None or empty_is_null:
-            self.place(where, full, value, typed=typed)
+                self.place(cell, (*full, fy), get(row, j), typed=(*typed, fy), overlay=overlay)
+        elif value is not None:
+            self.place(where, full, value, typed=typed, overlay=overlay)
         else:
             self.cells.setdefault(full, where)  # where a missing value should be written
 
@@ -345,7 +368,10 @@ class _Reader:
         typed: PathKey | None = None,
         raw: bool = False,
         alts: list[Any] | None = None,
+        overlay: bool = False,
     ) -> bool:
+        if overlay and isinstance(value, str) and value.strip() == REMOVE:
+            value, raw = None, True  # (a variant removing the value: null in YAML)
         try:
             if alts is None and not raw:
                 alts = annotation_at(self.layout.model, typed or full)
@@ -360,33 +386,3 @@ class _Reader:
             return False
         self.cells[full] = where
         return True
-
-    def rows(self, rows: Iterator[Row], start: int) -> Iterator[tuple[int, Row]]:
-        for r, row in enumerate(rows, start=start):
-            self.budget -= len(row)
-            if self.budget < 0:
-                raise ScenarioError.single(
-                    "(file)",
-                    f"the workbook holds more than {limit('MAX_NODES'):,} cells (limit: "
-                    "FINSIM_MAX_NODES)",
-                    self.name,
-                )
-            yield r, row
-
-    def stray(self, title: str, r: int, row: Row, header: Row) -> None:
-        """A value in a column without a name would be lost: it is a problem."""
-        for j, value in enumerate(row):
-            if get(row, j) is not None and get(header, j) is None:
-                self.problem(
-                    f"{title}!{at(j, r)}",
-                    f"a value ({value!r}) in a column without a name in row 1: name the "
-                    "column, or start its name with '_' to have it skipped",
-                )
-                return
-
-    def nothing_else(self, title: str, r: int, row: Row, columns: list[int | None]) -> None:
-        """A row without its path or key: its other cells must be empty too."""
-        for j in columns:
-            if j is not None and get(row, j) is not None:
-                self.problem(f"{title}!{at(j, r)}", "a value in a row that names nothing")
-                return

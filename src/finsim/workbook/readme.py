@@ -26,11 +26,13 @@ RULES = (
     "entry of a mapping: plan.elective (add a column per point of delivery).",
     "A list is written in one cell as [a, b] (e.g. [non_elective, elective]); a mapping as "
     "{a: 1, b: 2}.",
-    "variants: each row sets one value (path, as in the settings sheets) in one variant; an "
-    "empty value removes it from the variant's scenario; a row with a variant and no path "
-    "declares a variant that changes nothing.",
+    "variants: each row sets one value (path, as in the settings sheets) in one variant; the "
+    "value (remove) removes it from the variant's scenario, and an empty value is an error; "
+    "a row with a variant and no path declares a variant that changes nothing.",
     "Sheets and columns whose names start with '_' are yours (workings, notes): finsim skips "
-    "them. Formulas are read as the values Excel last calculated.",
+    "them. Formulas are read as the values Excel last calculated (a formula never calculated, "
+    "in a file not saved by Excel, is an error). Merged cells are an error: each row needs "
+    "its own value.",
 )
 HEADER = ["Sheet", "Column or path", "Type and unit", "Default", "Description"]
 
@@ -70,7 +72,7 @@ def _values_rows(layout: Layout, spec: Table) -> list[list[str]]:
             [spec.name, "(variants: variant | path | value | years)", "", "", spec.description],
             [spec.name, "variant", "name", "required", "the variant a row belongs to"],
             [spec.name, "path", "path", "", "the value the variant sets, as in settings sheets"],
-            [spec.name, "value", "", "", "its value in the variant (empty: removed)"],
+            [spec.name, "value", "", "", "its value in the variant ((remove): removed)"],
         ]
     kind, _, _ = help_at(layout.model, (*spec.path, "x"))
     return [
