@@ -138,9 +138,21 @@ def sum_by_index(idx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
     """
     if idx.size <= 1:
         return idx, values
-    columns = np.arange(idx.size)
-    plan = _plan(idx, columns, np.ones(idx.size), b"sum" + idx.tobytes())
-    return _apply(plan, values)
+    return _apply(_sum_plan(idx), values)
+
+
+def _sum_plan(idx: np.ndarray) -> _Plan:
+    """The plan adding the columns that share an index (cached by the index)."""
+    return _plan(idx, np.arange(idx.size), np.ones(idx.size), b"sum" + idx.tobytes())
+
+
+def _net_plan(target: np.ndarray, source: np.ndarray) -> _Plan:
+    """The plan netting each account's receipts, then its payments (cached by both)."""
+    n = target.size
+    columns = np.tile(np.arange(n), 2)
+    signs = np.repeat([1.0, -1.0], n)
+    key = b"net" + target.tobytes() + b"|" + source.tobytes()
+    return _plan(np.concatenate([target, source]), columns, signs, key)
 
 
 def net_by_account(
@@ -149,12 +161,7 @@ def net_by_account(
     """Each account's net change when ``amount[:, j]`` moves from ``source[j]`` to
     ``target[j]``: (accounts, (R, m)). An account adds what it receives, in order, then
     takes away what it pays, in order."""
-    n = target.size
-    columns = np.tile(np.arange(n), 2)
-    signs = np.repeat([1.0, -1.0], n)
-    key = b"net" + target.tobytes() + b"|" + source.tobytes()
-    plan = _plan(np.concatenate([target, source]), columns, signs, key)
-    return _apply(plan, amount)
+    return _apply(_net_plan(target, source), amount)
 
 
 def sum_rows_by_index(idx: np.ndarray, by_column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,9 +169,7 @@ def sum_rows_by_index(idx: np.ndarray, by_column: np.ndarray) -> tuple[np.ndarra
     (C-contiguous), the sums ``(m, R)``; the same bits."""
     if idx.size <= 1:
         return idx, by_column
-    columns = np.arange(idx.size)
-    plan = _plan(idx, columns, np.ones(idx.size), b"sum" + idx.tobytes())
-    return _apply_by_column(plan, by_column)
+    return _apply_by_column(_sum_plan(idx), by_column)
 
 
 def net_rows_by_account(
@@ -172,12 +177,7 @@ def net_rows_by_account(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`net_by_account` with the amounts transposed: ``by_column`` is ``(n, R)``
     (C-contiguous), each account's change ``(m, R)``; the same bits."""
-    n = target.size
-    columns = np.tile(np.arange(n), 2)
-    signs = np.repeat([1.0, -1.0], n)
-    key = b"net" + target.tobytes() + b"|" + source.tobytes()
-    plan = _plan(np.concatenate([target, source]), columns, signs, key)
-    return _apply_by_column(plan, by_column)
+    return _apply_by_column(_net_plan(target, source), by_column)
 
 
 def scatter_add(dest: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from finsim.workbook_style import _text
+from finsim.workbook_style import _text, print_on_a4
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -229,12 +229,7 @@ def write_plan_sheet(
     ws.column_dimensions["C"].width = 15
     for j in range(4, 4 + len(columns)):
         ws.column_dimensions[get_column_letter(j)].width = 12
-    ws.print_title_rows = f"{header - 1 if len(groups) > 1 else header}:{header}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    print_on_a4(ws, f"{header - 1 if len(groups) > 1 else header}:{header}")
 
 
 def plan_header_row(notes: Sequence[str]) -> int:

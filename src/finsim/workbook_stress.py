@@ -46,7 +46,13 @@ from finsim.workbook_readme import (
     created,
     write_readme,
 )
-from finsim.workbook_style import PERCENT_FORMAT, _format_sheet, _text, sheet_names
+from finsim.workbook_style import (
+    PERCENT_FORMAT,
+    _format_sheet,
+    _text,
+    print_on_a4,
+    sheet_names,
+)
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -266,12 +272,7 @@ def _comparison_sheet(
         ws.column_dimensions[get_column_letter(j)].width = (
             min(widest + 3, 40) if fmt is None else 13
         )
-    ws.print_title_rows = f"{header}:{header}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    print_on_a4(ws, f"{header}:{header}")
 
 
 def _surplus_sheet(ws: Worksheet, stress: StressResults) -> None:

@@ -79,6 +79,16 @@ def _text(ws: Worksheet, row: int, col: int, value: Any) -> Any:
     return cell
 
 
+def print_on_a4(ws: Worksheet, title_rows: str) -> None:
+    """Print the sheet landscape on A4, one page wide, repeating ``title_rows`` ("3:4")."""
+    ws.print_title_rows = title_rows
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
 def _format_sheet(ws: Worksheet, frame: pd.DataFrame) -> None:
     """Bold, frozen, filterable header; number formats; column widths; text kept as text."""
     from openpyxl.styles import Font

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from finsim.calendar import Calendar, parse_fy
 from finsim.errors import Problem, ScenarioError, did_you_mean
 from finsim.scenario.files import is_workbook
-from finsim.scenario.merge import deep_merge, merge_lines
+from finsim.scenario.merge import Lines, deep_merge, merge_lines
 from finsim.scenario.policy_fill import Origin, apply_policy
 from finsim.scenario.validate import PathKey, validate_document
 from finsim.scenario.yamlio import check_data, file_problem, parse_yaml, read_yaml, shown_path
@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 BASELINE = "baseline"
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _NOT_IN_VARIANTS = ("variants", "extends")
-
-#: Where each field path of a document was written: (file, line).
-Lines = dict[PathKey, tuple[str, int | None]]
 
 
 def _read_file(path: Path, stack: tuple[tuple[str, str], ...]) -> tuple[dict[str, Any], Lines]:

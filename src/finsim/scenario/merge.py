@@ -56,6 +56,9 @@ def deep_merge(base: Any, overlay: Any) -> Any:
 
 PathKey = tuple[str | int, ...]
 
+#: Where each field path of a document was written: (file, line; None where no line is known).
+Lines = dict[PathKey, tuple[str, int | None]]
+
 
 def merge_lines(
     base: Any,

@@ -29,10 +29,8 @@ from pydantic import ValidationError
 from finsim.calendar import fy_label, parse_fy
 from finsim.errors import Problem, ScenarioError
 from finsim.policy.bindings import BINDINGS, Binding
+from finsim.scenario.merge import Lines
 from finsim.scenario.models import PolicyChoice, policy_shorthand
-
-PathKey = tuple[str | int, ...]
-Lines = dict[PathKey, tuple[str, int | None]]
 
 
 @dataclass(frozen=True)
@@ -143,7 +141,8 @@ def _span(binding: Binding, data: dict[str, Any], labels: list[str]) -> list[str
     if binding.years == "after_first":
         return labels[1:]
     if callable(binding.years):
-        return [y for y in labels if y in set(binding.years(data, labels))]
+        used = set(binding.years(data, labels))
+        return [y for y in labels if y in used]
     return labels
 
 
